@@ -1,0 +1,85 @@
+// Package finding defines the one vocabulary Hallmark uses to say what is
+// wrong: the doctor's report, a domain's diagnosis, an issuance result and the
+// system log all carry the same Finding. Ids are a contract (DESIGN.md):
+// add new ones, never rename.
+package finding
+
+import "slices"
+
+// Severity says how bad a finding is. A healthy target has no Error or
+// Warning finding.
+type Severity string
+
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+	Info    Severity = "info"
+)
+
+// Finding is one observation with its evidence and the fix.
+type Finding struct {
+	ID       string         `json:"id"`
+	Severity Severity       `json:"severity"`
+	Summary  string         `json:"summary"`
+	Detail   string         `json:"detail,omitempty"`
+	Fix      string         `json:"fix,omitempty"`
+	Evidence map[string]any `json:"evidence,omitempty"`
+}
+
+// The finding ids of DESIGN.md.
+const (
+	DNSResolveFailed       = "dns.resolve_failed"
+	NetConnectFailed       = "net.connect_failed"
+	ProxyConnectFailed     = "proxy.connect_failed"
+	TLSHandshakeFailed     = "tls.handshake_failed"
+	CertExpired            = "cert.expired"
+	CertNotYetValid        = "cert.not_yet_valid"
+	ClockSkew              = "clock.skew"
+	CertHostnameMismatch   = "cert.hostname_mismatch"
+	ChainIncomplete        = "chain.incomplete"
+	ChainUntrusted         = "chain.untrusted"
+	ChainSelfSigned        = "chain.self_signed"
+	TLSIntercepted         = "tls.intercepted"
+	PinMismatch            = "pin.mismatch"
+	RevocationRevoked      = "revocation.revoked"
+	RevocationUnreachable  = "revocation.unreachable"
+	RevocationUnavailable  = "revocation.unavailable"
+	CertWeakKey            = "cert.weak_key"
+	CertWeakSignature      = "cert.weak_signature"
+	AllowlistBlocked       = "allowlist.blocked"
+	DNSRecordMissing       = "dns.record_missing"
+	DNSRecordAtDoubledName = "dns.record_at_doubled_name"
+	DNSValueMismatch       = "dns.value_mismatch"
+	DNSValueQuoted         = "dns.value_quoted"
+	DNSCNAMEWrongTarget    = "dns.cname_wrong_target"
+	DNSCNAMEConflict       = "dns.cname_conflict"
+	DNSApexCNAME           = "dns.apex_cname"
+	DNSPropagationPartial  = "dns.propagation_partial"
+	DNSServfail            = "dns.servfail"
+	DNSTimeout             = "dns.timeout"
+	DNSLameDelegation      = "dns.lame_delegation"
+	DNSDNSSECBogus         = "dns.dnssec_bogus"
+	CAAForbidsIssuer       = "caa.forbids_issuer"
+	ACMERateLimited        = "acme.rate_limited"
+	ACMEChallengeFailed    = "acme.challenge_failed"
+	ACMEUnreachable        = "acme.unreachable"
+)
+
+// HasError reports whether any finding has severity Error.
+func HasError(fs []Finding) bool {
+	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Severity == Error })
+}
+
+// Healthy reports whether no finding is an Error or a Warning.
+func Healthy(fs []Finding) bool {
+	return !slices.ContainsFunc(fs, func(f Finding) bool { return f.Severity == Error || f.Severity == Warning })
+}
+
+// IDs returns the ids of fs in order, for logs and tests.
+func IDs(fs []Finding) []string {
+	ids := make([]string, len(fs))
+	for i, f := range fs {
+		ids[i] = f.ID
+	}
+	return ids
+}

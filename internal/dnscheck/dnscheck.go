@@ -1,0 +1,92 @@
+// Package dnscheck looks up the records a tenant must publish for a custom
+// domain, against the configured resolvers and against every authoritative
+// server of the zone (recursion off), and turns what each one answered into
+// findings with evidence and a fix. Verification (internal/customdomain) and
+// `hallmark doctor dns` share it.
+package dnscheck
+
+import (
+	"time"
+
+	"github.com/hallmark-dev/hallmark/finding"
+)
+
+// Config configures a Checker. Zero values mean defaults.
+type Config struct {
+	// Resolvers are ip:port addresses of recursive resolvers used to find
+	// the zone, its nameservers and their addresses, and asked for the
+	// records too. Empty means the system's resolvers (/etc/resolv.conf).
+	Resolvers []string
+	// Timeout bounds one query to one server (default 2s).
+	Timeout time.Duration
+	// NameserverPort is the port authoritative servers are queried on
+	// (default 53). Tests run several authoritative servers on loopback
+	// addresses that share one unprivileged port.
+	NameserverPort int
+	// Concurrency bounds the queries in flight for one check (default 16).
+	Concurrency int
+}
+
+// Expectation is what a domain should publish.
+type Expectation struct {
+	// Name is the custom domain, normalised ASCII without a trailing dot
+	// (login.acme.com).
+	Name string
+	// TXT records that must exist, each at its own name with one value.
+	TXT []TXTRecord
+	// CNAMETarget is the host Name must be a CNAME to; empty skips the
+	// CNAME check.
+	CNAMETarget string
+	// CAAIdentity is the issuer domain of the configured CA
+	// (letsencrypt.org); empty skips the CAA check.
+	CAAIdentity string
+}
+
+// TXTRecord is one expected TXT record.
+type TXTRecord struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Server is one server that was asked.
+type Server struct {
+	// Name is the nameserver's host name (ns1.acme.com), empty for a resolver.
+	Name string `json:"name,omitempty"`
+	// Addr is ip:port.
+	Addr string `json:"addr"`
+	// Authoritative is true for the zone's nameservers, false for resolvers.
+	Authoritative bool `json:"authoritative"`
+}
+
+// Answer is what one server answered for one question.
+type Answer struct {
+	Server Server `json:"server"`
+	Name   string `json:"name"`
+	Type   string `json:"type"` // TXT, CNAME, CAA
+	// Rcode is NOERROR, NXDOMAIN, SERVFAIL, REFUSED..., or TIMEOUT / ERROR
+	// when no answer came.
+	Rcode string `json:"rcode"`
+	// Values are the record data in presentation form without the owner
+	// (for TXT the joined character strings, unquoted).
+	Values []string `json:"values,omitempty"`
+	// TTL is the smallest TTL of the answer, in seconds.
+	TTL uint32 `json:"ttl,omitempty"`
+	// Authoritative is the AA bit.
+	Authoritative bool          `json:"aa"`
+	Error         string        `json:"error,omitempty"`
+	RTT           time.Duration `json:"rttNs,omitempty"`
+}
+
+// Report is the outcome of one check.
+type Report struct {
+	Name        string            `json:"name"`
+	Zone        string            `json:"zone,omitempty"`
+	Nameservers []Server          `json:"nameservers,omitempty"`
+	Answers     []Answer          `json:"answers,omitempty"`
+	Findings    []finding.Finding `json:"findings"`
+	CheckedAt   time.Time         `json:"checkedAt"`
+	Duration    time.Duration     `json:"durationNs"`
+}
+
+// OK reports whether the expectation is met: no finding is an error.
+func (r Report) OK() bool { return !finding.HasError(r.Findings) }
