@@ -1,0 +1,82 @@
+package customdomain
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// leaseFor is how long a claimed domain stays claimed while it is checked.
+// A node that dies mid-check leaves the domain to be claimed again after it.
+const leaseFor = 2 * time.Minute
+
+// Run re-checks pending domains in the background until ctx ends: it claims
+// due domains from the store (so several nodes never check the same one at
+// once, and a restart resumes where the store says), and checks them with at
+// most Config.Workers at a time.
+func (s *Service) Run(ctx context.Context) error {
+	sem := make(chan struct{}, s.cfg.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(s.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		s.runDue(ctx, sem, &wg)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// Wake makes the scheduler look for due work now.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) runDue(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) {
+	for ctx.Err() == nil {
+		// Claim only what the free workers can start now, so claimed
+		// domains do not wait out their lease in a queue.
+		free := cap(sem) - len(sem)
+		if free == 0 {
+			return
+		}
+		now := s.now().UTC()
+		due, err := s.store.ClaimDue(ctx, now, now.Add(leaseFor), free)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Error("claiming due domain checks", "err", err)
+			}
+			return
+		}
+		for _, d := range due {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				s.checkInBackground(ctx, d)
+			}()
+		}
+		if len(due) < free {
+			return
+		}
+	}
+}
+
+func (s *Service) checkInBackground(ctx context.Context, d Domain) {
+	cctx, cancel := context.WithTimeout(ctx, leaseFor/2)
+	defer cancel()
+	rep := s.checker.Check(cctx, s.Expectation(d))
+	if ctx.Err() != nil {
+		return // shutting down: the lease expires and the check is redone
+	}
+	if _, err := s.apply(ctx, System, d.ID, rep, false); err != nil {
+		s.logger.Warn("recording background check", "domain", d.Name, "err", err)
+	}
+}

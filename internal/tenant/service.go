@@ -1,0 +1,166 @@
+package tenant
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/oktaid"
+	"github.com/hallmark-dev/hallmark/internal/store"
+)
+
+// ErrInvalidToken: the token is unknown or revoked.
+var ErrInvalidToken = errors.New("invalid token")
+
+// tokenPrefix starts every generated token so that secret scanners and
+// people recognise it.
+const tokenPrefix = "hm_"
+
+// Service manages orgs and tokens.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a Service over st.
+func NewService(st Store) *Service { return &Service{store: st, now: time.Now} }
+
+// Hash is how a token secret is stored. Tokens carry 240 random bits, so a
+// fast hash is enough: a leaked database does not yield usable tokens.
+func Hash(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// NewSecret returns a new random token secret.
+func NewSecret() string {
+	b := make([]byte, 30)
+	rand.Read(b)
+	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Bootstrap makes sure an operator token exists. At first start (no token
+// at all) it stores secret, or a generated one, and returns it with
+// created=true so the caller can print it once. Later starts return "",
+// false: the secret is not kept anywhere.
+func (s *Service) Bootstrap(ctx context.Context, secret string) (string, bool, error) {
+	n, err := s.store.CountTokens(ctx)
+	if err != nil {
+		return "", false, fmt.Errorf("counting tokens: %w", err)
+	}
+	if n > 0 {
+		return "", false, nil
+	}
+	if secret == "" {
+		secret = NewSecret()
+	} else if len(secret) < 16 {
+		return "", false, fmt.Errorf("bootstrap token: at least 16 characters are needed")
+	}
+	t := Token{ID: oktaid.New("tok"), Name: "operator (bootstrap)", Hash: Hash(secret), Prefix: prefixOf(secret), Created: s.now().UTC()}
+	if err := s.store.CreateToken(ctx, t); err != nil {
+		return "", false, fmt.Errorf("storing operator token: %w", err)
+	}
+	return secret, true, nil
+}
+
+func prefixOf(secret string) string {
+	if len(secret) > 8 {
+		return secret[:8]
+	}
+	return ""
+}
+
+// Authenticate returns the valid token whose secret is given.
+func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error) {
+	if secret == "" || len(secret) > 512 {
+		return Token{}, ErrInvalidToken
+	}
+	h := Hash(secret)
+	t, err := s.store.TokenByHash(ctx, h)
+	if errors.Is(err, store.ErrNotFound) {
+		return Token{}, ErrInvalidToken
+	}
+	if err != nil {
+		return Token{}, err
+	}
+	if subtle.ConstantTimeCompare(t.Hash, h) != 1 || !t.Revoked.IsZero() {
+		return Token{}, ErrInvalidToken
+	}
+	return t, nil
+}
+
+// CreateOrg stores a new org.
+func (s *Service) CreateOrg(ctx context.Context, o Org) (Org, error) {
+	o.Name = strings.TrimSpace(o.Name)
+	if o.Name == "" || len(o.Name) > 200 {
+		return Org{}, &InvalidError{"name", "give the org a name of 1 to 200 characters"}
+	}
+	if o.ID == "" {
+		o.ID = oktaid.New("org")
+	}
+	o.Created = s.now().UTC()
+	if err := s.store.CreateOrg(ctx, o); err != nil {
+		return Org{}, fmt.Errorf("storing org: %w", err)
+	}
+	return o, nil
+}
+
+// GetOrg returns an org.
+func (s *Service) GetOrg(ctx context.Context, id string) (Org, error) { return s.store.GetOrg(ctx, id) }
+
+// ListOrgs returns every org.
+func (s *Service) ListOrgs(ctx context.Context) ([]Org, error) { return s.store.ListOrgs(ctx) }
+
+// CreateToken creates a token for org and returns it with its secret, the
+// only time the secret is seen.
+func (s *Service) CreateToken(ctx context.Context, orgID, name string) (Token, string, error) {
+	if _, err := s.store.GetOrg(ctx, orgID); err != nil {
+		return Token{}, "", err
+	}
+	name = strings.TrimSpace(name)
+	if len(name) > 200 {
+		return Token{}, "", &InvalidError{"name", "at most 200 characters"}
+	}
+	secret := NewSecret()
+	t := Token{ID: oktaid.New("tok"), OrgID: orgID, Name: name, Hash: Hash(secret), Prefix: prefixOf(secret), Created: s.now().UTC()}
+	if err := s.store.CreateToken(ctx, t); err != nil {
+		return Token{}, "", fmt.Errorf("storing token: %w", err)
+	}
+	return t, secret, nil
+}
+
+// ListTokens returns an org's tokens (without secrets).
+func (s *Service) ListTokens(ctx context.Context, orgID string) ([]Token, error) {
+	if _, err := s.store.GetOrg(ctx, orgID); err != nil {
+		return nil, err
+	}
+	return s.store.ListTokens(ctx, orgID)
+}
+
+// RevokeToken revokes an org's token.
+func (s *Service) RevokeToken(ctx context.Context, orgID, tokenID string) error {
+	ts, err := s.ListTokens(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if t.ID == tokenID {
+			return s.store.RevokeToken(ctx, tokenID, s.now().UTC())
+		}
+	}
+	return store.ErrNotFound
+}
+
+// InvalidError is bad input with the field it concerns.
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
