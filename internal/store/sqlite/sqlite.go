@@ -1,0 +1,220 @@
+// Package sqlite is the embedded storage backend: one SQLite database file
+// (modernc.org/sqlite, no cgo) holding domains, orgs, tokens and the system
+// log. It implements customdomain.Store, tenant.Store and systemlog.Store.
+//
+// Writes go through their own *sql.DB limited to one connection, whose
+// transactions begin IMMEDIATE: writers queue in Go instead of failing with
+// SQLITE_BUSY, and a read-modify-write transaction (ClaimDue, UpdateDomain)
+// is atomic. Reads use a separate pool of read-only connections, which WAL
+// lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
+)
+
+var (
+	_ customdomain.Store = (*Store)(nil)
+	_ tenant.Store       = (*Store)(nil)
+	_ systemlog.Store    = (*Store)(nil)
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is an open database.
+type Store struct {
+	write  *sql.DB // one connection, BEGIN IMMEDIATE
+	read   *sql.DB // read-only pool
+	logger *slog.Logger
+}
+
+// Open opens (creating if needed) the database at path and applies the
+// migrations it lacks.
+func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("opening database %q: the path must be non-empty and hold neither ? nor #", path)
+	}
+	// case_sensitive_like makes LIKE (the filter's sw and the q keywords)
+	// compare exactly, as PostgreSQL's LIKE and systemlog.Match do.
+	common := "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=case_sensitive_like(1)&_pragma=synchronous(NORMAL)"
+	write, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	s := &Store{write: write, logger: logger}
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("migrating database %s: %w", path, err)
+	}
+	// The read pool opens after the writer has switched the file to WAL,
+	// so readers never try to change the journal mode themselves.
+	read, err := sql.Open("sqlite", path+common+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	s.read = read
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// migrate applies, in one transaction, every migrations/NNNN_*.sql file
+// whose version is not yet in schema_migrations.
+func (s *Store) migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	type migration struct {
+		version int
+		name    string
+	}
+	var ms []migration
+	for _, f := range files {
+		base := strings.TrimPrefix(f, "migrations/")
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return fmt.Errorf("migration %s: name must start with a positive number and _", base)
+		}
+		ms = append(ms, migration{v, f})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		applied INTEGER NOT NULL
+	)`); err != nil {
+		return err
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return err
+	}
+	applied := 0
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(m.name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`,
+			m.version, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		applied++
+		current = m.version
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if applied > 0 {
+		s.logger.Info("database migrated", "applied", applied, "version", current)
+	}
+	return nil
+}
+
+// mapErr turns unique-constraint violations into store.ErrConflict and
+// sql.ErrNoRows into store.ErrNotFound.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", store.ErrConflict, err)
+		}
+	}
+	return err
+}
+
+// Times are stored as Unix nanoseconds; the zero time as NULL.
+
+func encTime(t time.Time) (sql.NullInt64, error) {
+	if t.IsZero() {
+		return sql.NullInt64{}, nil
+	}
+	if y := t.Year(); y < 1678 || y > 2261 {
+		return sql.NullInt64{}, fmt.Errorf("time %s is outside the storable range (years 1678 to 2261)", t)
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}, nil
+}
+
+func decTime(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+// encTimes encodes several times, returning the first error.
+func encTimes(ts ...time.Time) ([]sql.NullInt64, error) {
+	out := make([]sql.NullInt64, len(ts))
+	for i, t := range ts {
+		n, err := encTime(t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+func checkLimit(limit int) error {
+	if limit < 1 {
+		return fmt.Errorf("limit %d: must be at least 1", limit)
+	}
+	return nil
+}
+
+func sqlNull(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: true} }
