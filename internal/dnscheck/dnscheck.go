@@ -25,6 +25,10 @@ type Config struct {
 	NameserverPort int
 	// Concurrency bounds the queries in flight for one check (default 16).
 	Concurrency int
+	// DiscoveryTTL is how long the zone and nameservers found for a name
+	// are reused by later checks (default 30s; negative disables the
+	// cache). Record values are always asked afresh.
+	DiscoveryTTL time.Duration
 }
 
 // Expectation is what a domain should publish.
@@ -71,6 +75,9 @@ type Answer struct {
 	Values []string `json:"values,omitempty"`
 	// TTL is the smallest TTL of the answer, in seconds.
 	TTL uint32 `json:"ttl,omitempty"`
+	// CNAME is the target of a CNAME the server answered with instead of
+	// (or before) records of the asked type.
+	CNAME string `json:"cname,omitempty"`
 	// Authoritative is the AA bit.
 	Authoritative bool          `json:"aa"`
 	Error         string        `json:"error,omitempty"`
@@ -86,6 +93,9 @@ type Report struct {
 	Findings    []finding.Finding `json:"findings"`
 	CheckedAt   time.Time         `json:"checkedAt"`
 	Duration    time.Duration     `json:"durationNs"`
+	// Error is set when the check could not complete (its context ended);
+	// the findings are then partial and must not be acted upon.
+	Error string `json:"error,omitempty"`
 }
 
 // OK reports whether the expectation is met: no finding is an error.
