@@ -1,0 +1,328 @@
+package issuance
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-acme/lego/v5/acme"
+	"github.com/go-acme/lego/v5/acme/api"
+	"github.com/go-acme/lego/v5/certificate"
+	"github.com/go-acme/lego/v5/lego"
+	"github.com/go-acme/lego/v5/registration"
+
+	"github.com/hallmark-dev/hallmark/internal/sealed"
+	"github.com/hallmark-dev/hallmark/internal/store"
+)
+
+// ACMEConfig configures the ACME issuer. Zero values mean defaults.
+type ACMEConfig struct {
+	DirectoryURL string // --acme-directory; required
+	Email        string // --acme-email
+	// EAB, when set, binds the new account to an external account.
+	EAB *EAB
+	// Roots verifies the ACME server's TLS certificate; nil uses the
+	// system's roots. RootsWithFile builds it for --acme-ca-root.
+	Roots *x509.CertPool
+	// Challenges lists the challenge types to answer; default both
+	// "http-01" and "tls-alpn-01".
+	Challenges []ChallengeType
+	// Profile is the ACME profile to request ("" for the CA's default).
+	Profile string
+	// Timeout bounds waiting for the CA to issue; default 2 minutes.
+	Timeout time.Duration
+}
+
+// EAB is an external account binding (RFC 8555 §7.3.4).
+type EAB struct {
+	KeyID   string
+	HMACKey string // base64url, as CAs hand it out
+}
+
+// RootsWithFile returns the system's roots plus the PEM certificates in
+// path (--acme-ca-root).
+func RootsWithFile(path string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--acme-ca-root: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--acme-ca-root %s: no PEM certificate in it", path)
+	}
+	return pool, nil
+}
+
+// ACME obtains certificates from an ACME CA with lego v5. Its HTTP-01 and
+// TLS-ALPN-01 answers go to a ChallengeStore, from which the edge (any
+// node) serves them. The account is registered at first use and kept in an
+// AccountStore with its key sealed.
+type ACME struct {
+	cfg        ACMEConfig
+	box        *sealed.Box
+	accounts   AccountStore
+	challenges ChallengeStore
+
+	mu     sync.Mutex // guards client
+	client *lego.Client
+	caaIDs []string
+	hasARI bool
+}
+
+var (
+	_ Issuer         = (*ACME)(nil)
+	_ RenewalAdvisor = (*ACME)(nil)
+)
+
+// NewACME returns an ACME issuer. It does no I/O: the directory is fetched
+// and the account registered at the first Issue.
+func NewACME(cfg ACMEConfig, box *sealed.Box, accounts AccountStore, challenges ChallengeStore) (*ACME, error) {
+	if cfg.DirectoryURL == "" {
+		return nil, errors.New("acme: no directory URL")
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 2 * time.Minute
+	}
+	if len(cfg.Challenges) == 0 {
+		cfg.Challenges = []ChallengeType{HTTP01, TLSALPN01}
+	}
+	for _, c := range cfg.Challenges {
+		if c != HTTP01 && c != TLSALPN01 {
+			return nil, fmt.Errorf("acme: challenge type %q is not answered by the edge", c)
+		}
+	}
+	return &ACME{cfg: cfg, box: box, accounts: accounts, challenges: challenges}, nil
+}
+
+type acmeUser struct {
+	email string
+	reg   *acme.ExtendedAccount
+	key   crypto.Signer
+}
+
+func (u *acmeUser) GetEmail() string                       { return u.email }
+func (u *acmeUser) GetRegistration() *acme.ExtendedAccount { return u.reg }
+func (u *acmeUser) GetPrivateKey() crypto.Signer           { return u.key }
+
+func (a *ACME) httpClient() *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second,
+			TLSClientConfig:       &tls.Config{RootCAs: a.cfg.Roots},
+		},
+	}
+}
+
+// clientFor returns the lego client, registering the account first if
+// needed. Callers hold no lock.
+func (a *ACME) clientFor(ctx context.Context) (*lego.Client, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.client != nil {
+		return a.client, nil
+	}
+	dir := a.cfg.DirectoryURL
+	user := &acmeUser{email: a.cfg.Email}
+	acct, err := a.accounts.Account(ctx, dir)
+	switch {
+	case err == nil:
+		der, err := a.box.Open(acct.SealedKey, AccountAAD(dir))
+		if err != nil {
+			return nil, fmt.Errorf("acme account of %s: %w", dir, err)
+		}
+		k, err := x509.ParsePKCS8PrivateKey(der)
+		clear(der)
+		if err != nil {
+			return nil, fmt.Errorf("acme account of %s: %w", dir, err)
+		}
+		user.key = k.(crypto.Signer)
+		user.reg = &acme.ExtendedAccount{Location: acct.URL}
+	case errors.Is(err, store.ErrNotFound):
+		if user.key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("acme account of %s: %w", dir, err)
+	}
+
+	conf := lego.NewConfig(user)
+	conf.CADirURL = dir
+	conf.UserAgent = "hallmark"
+	conf.HTTPClient = a.httpClient()
+	conf.Certificate.Timeout = a.cfg.Timeout
+	client, err := lego.NewClient(conf)
+	if err != nil {
+		return nil, err
+	}
+	provider := &challengeProvider{store: a.challenges}
+	for _, c := range a.cfg.Challenges {
+		switch c {
+		case HTTP01:
+			err = client.Challenge.SetHTTP01Provider(httpProvider{provider})
+		case TLSALPN01:
+			err = client.Challenge.SetTLSALPN01Provider(tlsALPNProvider{provider})
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if user.reg == nil {
+		var reg *acme.ExtendedAccount
+		if a.cfg.EAB != nil {
+			reg, err = client.Registration.RegisterWithExternalAccountBinding(ctx, registration.RegisterEABOptions{
+				TermsOfServiceAgreed: true, Kid: a.cfg.EAB.KeyID, HmacEncoded: a.cfg.EAB.HMACKey,
+			})
+		} else {
+			reg, err = client.Registration.Register(ctx, registration.RegisterOptions{TermsOfServiceAgreed: true})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("registering ACME account: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(user.key)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.accounts.PutAccount(ctx, Account{DirectoryURL: dir, Email: a.cfg.Email, URL: reg.Location, SealedKey: a.box.Seal(der, AccountAAD(dir))}); err != nil {
+			return nil, fmt.Errorf("storing ACME account: %w", err)
+		}
+		clear(der)
+		user.reg = reg
+	}
+	meta := client.GetServerMetadata()
+	a.caaIDs = meta.CaaIdentities
+	a.client = client
+	return client, nil
+}
+
+// Issue runs an ACME order for req.Name with a fresh ECDSA P-256 key. A
+// failure is an *Error whose findings name the cause.
+func (a *ACME) Issue(ctx context.Context, req Request) (*Issued, error) {
+	now := time.Now()
+	client, err := a.clientFor(ctx)
+	if err != nil {
+		return nil, classify(req.Name, a.cfg.DirectoryURL, err, nil, now)
+	}
+	a.mu.Lock()
+	caaIDs := a.caaIDs
+	a.mu.Unlock()
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	or := certificate.ObtainRequest{
+		Domains:    []string{req.Name},
+		PrivateKey: key,
+		Bundle:     true,
+		Profile:    a.cfg.Profile,
+	}
+	if req.Replaces != nil {
+		if id, err := api.MakeARICertID(req.Replaces); err == nil {
+			or.ReplacesCertID = id
+		}
+	}
+	res, err := client.Certificate.Obtain(ctx, or)
+	var ar *acme.AlreadyReplacedError
+	if errors.As(err, &ar) && or.ReplacesCertID != "" {
+		// Another attempt already replaced it; a plain order is right.
+		or.ReplacesCertID = ""
+		res, err = client.Certificate.Obtain(ctx, or)
+	}
+	if err != nil {
+		return nil, classify(req.Name, a.cfg.DirectoryURL, err, caaIDs, now)
+	}
+	chain, err := parseChainPEM(res.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("%s: certificate from the CA: %w", req.Name, err)
+	}
+	if !publicKeyEqual(key.Public(), chain[0].PublicKey) {
+		return nil, fmt.Errorf("%s: the CA returned a certificate for another key", req.Name)
+	}
+	return &Issued{Name: req.Name, Chain: chain, Key: key, Issuer: "acme"}, nil
+}
+
+// RenewalWindow asks the CA's ARI endpoint for leaf's renewal window.
+func (a *ACME) RenewalWindow(ctx context.Context, leaf *x509.Certificate) (Window, time.Duration, error) {
+	client, err := a.clientFor(ctx)
+	if err != nil {
+		return Window{}, 0, classify(leaf.Subject.CommonName, a.cfg.DirectoryURL, err, nil, time.Now())
+	}
+	info, err := client.Certificate.GetRenewalInfo(ctx, leaf)
+	if errors.Is(err, api.ErrNoARI) {
+		return Window{}, 0, ErrNoRenewalInfo
+	}
+	if err != nil {
+		return Window{}, 0, fmt.Errorf("asking for renewal information: %w", err)
+	}
+	return Window{Start: info.SuggestedWindow.Start, End: info.SuggestedWindow.End}, info.RetryAfter, nil
+}
+
+func parseChainPEM(b []byte) ([]*x509.Certificate, error) {
+	var chain []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, c)
+	}
+	if len(chain) == 0 {
+		return nil, errors.New("no certificate in the PEM")
+	}
+	return chain, nil
+}
+
+// challengeProvider writes answers to the ChallengeStore; lego calls
+// Present before asking the CA to validate and CleanUp afterwards.
+type challengeProvider struct{ store ChallengeStore }
+
+// challengeTTL bounds how long a forgotten answer stays in the store.
+const challengeTTL = time.Hour
+
+type httpProvider struct{ p *challengeProvider }
+
+func (h httpProvider) Present(ctx context.Context, domain, token, keyAuth string) error {
+	return h.p.store.PutChallenge(ctx, Challenge{Type: HTTP01, Key: token, Name: domain, KeyAuth: keyAuth, Expires: time.Now().Add(challengeTTL)})
+}
+
+func (h httpProvider) CleanUp(ctx context.Context, _, token, _ string) error {
+	return h.p.store.DeleteChallenge(ctx, HTTP01, token)
+}
+
+type tlsALPNProvider struct{ p *challengeProvider }
+
+func (t tlsALPNProvider) Present(ctx context.Context, domain, _, keyAuth string) error {
+	return t.p.store.PutChallenge(ctx, Challenge{Type: TLSALPN01, Key: strings.ToLower(domain), Name: domain, KeyAuth: keyAuth, Expires: time.Now().Add(challengeTTL)})
+}
+
+func (t tlsALPNProvider) CleanUp(ctx context.Context, domain, _, _ string) error {
+	return t.p.store.DeleteChallenge(ctx, TLSALPN01, strings.ToLower(domain))
+}

@@ -1,0 +1,420 @@
+package issuance
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/x509roots/fallback/bundle"
+
+	"github.com/hallmark-dev/hallmark/finding"
+)
+
+// MaxUploadBytes caps the body of PUT /api/v1/domains/{id}/certificate. A
+// leaf, three intermediates and a 4096-bit RSA key in PEM take under 12 KiB;
+// 256 KiB leaves room for long chains and stops a client from making the
+// server read or parse megabytes. The API should wrap the body with
+// http.MaxBytesReader(w, r.Body, MaxUploadBytes+1) and call DecodeUpload,
+// which enforces the cap itself too.
+const MaxUploadBytes = 256 << 10
+
+// MaxManualValidity is how far away the expiry of an uploaded certificate
+// may be.
+const MaxManualValidity = 10 * 365 * 24 * time.Hour
+
+// Upload is Okta's body for a certificate upload.
+type Upload struct {
+	Certificate      string `json:"certificate"`
+	CertificateChain string `json:"certificateChain"`
+	PrivateKey       string `json:"privateKey"`
+	Type             string `json:"type"`
+}
+
+// UploadError refuses an upload; each cause says what is wrong with it.
+// The API answers E0000001 with one errorCauses entry per cause.
+type UploadError struct {
+	Causes []string
+}
+
+func (e *UploadError) Error() string {
+	return "certificate upload refused: " + strings.Join(e.Causes, "; ")
+}
+
+// DecodeUpload reads the JSON body, at most MaxUploadBytes of it.
+func DecodeUpload(r io.Reader) (Upload, error) {
+	body, err := io.ReadAll(io.LimitReader(r, MaxUploadBytes+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if !errors.As(err, &mbe) {
+			return Upload{}, &UploadError{Causes: []string{fmt.Sprintf("the request body could not be read: %v", err)}}
+		}
+		return Upload{}, errTooLarge() // an http.MaxBytesReader stopped it
+	}
+	if len(body) > MaxUploadBytes {
+		return Upload{}, errTooLarge()
+	}
+	var u Upload
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&u); err != nil {
+		return Upload{}, &UploadError{Causes: []string{fmt.Sprintf("the body is not the expected JSON object {\"certificate\",\"certificateChain\",\"privateKey\",\"type\":\"PEM\"}: %v", err)}}
+	}
+	return u, nil
+}
+
+func errTooLarge() error {
+	return &UploadError{Causes: []string{fmt.Sprintf("the request body is larger than %d KiB; send only the certificate, its chain and its key in PEM", MaxUploadBytes>>10)}}
+}
+
+// CheckOptions tunes CheckUpload; the zero value checks against Mozilla's
+// roots at the current time.
+type CheckOptions struct {
+	Now time.Time
+	// PublicRoots replaces Mozilla's root set (tests).
+	PublicRoots *x509.CertPool
+}
+
+// Checked is an accepted upload.
+type Checked struct {
+	Issued *Issued // Issuer "manual"; chain as uploaded, without a root
+	// Warnings are findings that do not refuse the upload, such as a root
+	// that is not publicly trusted.
+	Warnings []finding.Finding
+}
+
+var (
+	publicRootsOnce sync.Once
+	publicRoots     *x509.CertPool
+)
+
+// PublicRoots is Mozilla's root set as a pool of our own (the fallback
+// bundle, without installing it process-wide).
+func PublicRoots() *x509.CertPool {
+	publicRootsOnce.Do(func() {
+		publicRoots = x509.NewCertPool()
+		for r := range bundle.Roots() {
+			c, err := x509.ParseCertificate(r.Certificate)
+			if err != nil {
+				continue
+			}
+			if r.Constraint != nil {
+				publicRoots.AddCertWithConstraint(c, r.Constraint)
+			} else {
+				publicRoots.AddCert(c)
+			}
+		}
+	})
+	return publicRoots
+}
+
+// CheckUpload checks an uploaded certificate for name and returns it ready
+// to seal, or an *UploadError naming every problem found.
+func CheckUpload(name string, u Upload, opts CheckOptions) (*Checked, error) {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	roots := opts.PublicRoots
+	if roots == nil {
+		roots = PublicRoots()
+	}
+	var causes []string
+	refuse := func(format string, args ...any) { causes = append(causes, fmt.Sprintf(format, args...)) }
+
+	if !strings.EqualFold(strings.TrimSpace(u.Type), "PEM") {
+		refuse("type is %q; only \"PEM\" is supported", u.Type)
+	}
+
+	leaf, err := parseCertField("certificate", u.Certificate, true)
+	if err != nil {
+		refuse("%v", err)
+	}
+	var chain []*x509.Certificate
+	if strings.TrimSpace(u.CertificateChain) != "" {
+		chain, err = parseChain(u.CertificateChain)
+		if err != nil {
+			refuse("%v", err)
+		}
+	}
+	key, err := parseKey(u.PrivateKey)
+	if err != nil {
+		refuse("%v", err)
+	}
+	if leaf == nil {
+		return nil, &UploadError{Causes: causes}
+	}
+
+	subj := describeCert(leaf)
+	if key != nil && !publicKeyEqual(key.Public(), leaf.PublicKey) {
+		refuse("privateKey does not match the certificate %s: it belongs to another certificate", subj)
+	}
+	if msg := weakKey(leaf.PublicKey); msg != "" {
+		refuse("the certificate's key is %s; use RSA of at least 2048 bits or ECDSA P-256/P-384", msg)
+	}
+	if err := leaf.VerifyHostname(name); err != nil {
+		refuse("the certificate %s does not cover %s: it is valid for %s", subj, name, namesOf(leaf))
+	}
+	switch {
+	case now.Before(leaf.NotBefore):
+		refuse("the certificate %s is not valid yet: valid from %s", subj, leaf.NotBefore.UTC().Format(time.RFC3339))
+	case now.After(leaf.NotAfter):
+		refuse("the certificate %s expired on %s", subj, leaf.NotAfter.UTC().Format(time.RFC3339))
+	case leaf.NotAfter.Sub(now) > MaxManualValidity:
+		refuse("the certificate %s expires on %s, more than 10 years away", subj, leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if isSelfSigned(leaf) {
+		refuse("the certificate %s is self-signed; upload a certificate issued by a certificate authority", subj)
+	}
+	for i, c := range append([]*x509.Certificate{leaf}, chain...) {
+		if i > 0 && isSelfSigned(c) {
+			continue // a root's own signature is not checked by clients
+		}
+		if weakSignature(c.SignatureAlgorithm) {
+			refuse("%s is signed with %s; a signature with SHA-256 or better is required", position(i, c), c.SignatureAlgorithm)
+		}
+	}
+
+	var warnings []finding.Finding
+	if !isSelfSigned(leaf) {
+		causes = append(causes, checkLinks(leaf, chain)...)
+	}
+	if len(causes) == 0 {
+		w, cause := verifyChain(name, leaf, chain, roots, now)
+		if cause != "" {
+			refuse("%s", cause)
+		}
+		warnings = w
+	}
+	if len(causes) > 0 {
+		return nil, &UploadError{Causes: causes}
+	}
+	served := []*x509.Certificate{leaf}
+	for _, c := range chain {
+		if !isSelfSigned(c) {
+			served = append(served, c)
+		}
+	}
+	return &Checked{
+		Issued:   &Issued{Name: name, Chain: served, Key: key, Issuer: "manual"},
+		Warnings: warnings,
+	}, nil
+}
+
+// checkLinks says whether chain[i] issued the certificate before it, and
+// names a wrong order precisely.
+func checkLinks(leaf *x509.Certificate, chain []*x509.Certificate) []string {
+	all := append([]*x509.Certificate{leaf}, chain...)
+	var causes []string
+	for i := 1; i < len(all); i++ {
+		child, parent := all[i-1], all[i]
+		if signedBy(child, parent) {
+			continue
+		}
+		for j := range all {
+			if j != i && j != i-1 && signedBy(child, all[j]) {
+				causes = append(causes, fmt.Sprintf("certificateChain is in the wrong order: %s is issued by %s, which must come right after it; order the chain from the leaf's issuer up to the root", position(i-1, child), position(j, all[j])))
+				return causes
+			}
+		}
+		causes = append(causes, fmt.Sprintf("certificateChain does not link: %s was not issued by %s (its issuer is %q)", position(i-1, child), position(i, parent), child.Issuer.String()))
+		return causes
+	}
+	return nil
+}
+
+// verifyChain verifies against the public roots, then against a root
+// included in the upload (accepted with a warning).
+func verifyChain(name string, leaf *x509.Certificate, chain []*x509.Certificate, public *x509.CertPool, now time.Time) ([]finding.Finding, string) {
+	inter := x509.NewCertPool()
+	private := x509.NewCertPool()
+	var privateRoot *x509.Certificate
+	for _, c := range chain {
+		if isSelfSigned(c) {
+			private.AddCert(c)
+			privateRoot = c
+		} else {
+			inter.AddCert(c)
+		}
+	}
+	opts := x509.VerifyOptions{DNSName: name, Intermediates: inter, Roots: public, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	_, err := leaf.Verify(opts)
+	if err == nil {
+		return nil, ""
+	}
+	if privateRoot != nil {
+		opts.Roots = private
+		if _, err2 := leaf.Verify(opts); err2 == nil {
+			return []finding.Finding{{
+				ID:       finding.ChainUntrusted,
+				Severity: finding.Warning,
+				Summary:  "The certificate chains to a root that is not publicly trusted",
+				Detail:   fmt.Sprintf("The chain ends at %s, which is not in Mozilla's root set. Browsers and clients that do not have this root installed will refuse the connection.", describeCert(privateRoot)),
+				Fix:      "Use a certificate from a public CA, or install this root on every client that connects.",
+				Evidence: map[string]any{"root": privateRoot.Subject.String(), "fingerprint": Fingerprint(privateRoot)},
+			}}, ""
+		} else {
+			err = err2
+		}
+	}
+	last := leaf
+	if len(chain) > 0 {
+		last = chain[len(chain)-1]
+	}
+	var uae x509.UnknownAuthorityError
+	if errors.As(err, &uae) {
+		return nil, fmt.Sprintf("the chain does not verify: %s is issued by %q, which is neither in certificateChain nor a public root; add the missing intermediate (and the root, if it is private) to certificateChain", describeCert(last), last.Issuer.String())
+	}
+	return nil, fmt.Sprintf("the chain does not verify: %v", err)
+}
+
+func parseCertField(field, s string, single bool) (*x509.Certificate, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("%s is empty", field)
+	}
+	certs, err := decodeCerts(field, s)
+	if err != nil {
+		return nil, err
+	}
+	if single && len(certs) > 1 {
+		return nil, fmt.Errorf("%s holds %d certificates; put only the leaf there and its issuers in certificateChain", field, len(certs))
+	}
+	return certs[0], nil
+}
+
+func parseChain(s string) ([]*x509.Certificate, error) {
+	return decodeCerts("certificateChain", s)
+}
+
+func decodeCerts(field, s string) ([]*x509.Certificate, error) {
+	rest := []byte(s)
+	var certs []*x509.Certificate
+	for n := 1; ; n++ {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("%s: PEM block %d is %q, want CERTIFICATE", field, n, b.Type)
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: PEM block %d is not a valid X.509 certificate: %v", field, n, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s is not PEM: expected -----BEGIN CERTIFICATE-----", field)
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, fmt.Errorf("%s: text after the last PEM block is not PEM", field)
+	}
+	return certs, nil
+}
+
+func parseKey(s string) (crypto.Signer, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, errors.New("privateKey is empty")
+	}
+	b, _ := pem.Decode([]byte(s))
+	if b == nil {
+		return nil, errors.New("privateKey is not PEM: expected -----BEGIN PRIVATE KEY-----")
+	}
+	if _, ok := b.Headers["Proc-Type"]; ok || b.Type == "ENCRYPTED PRIVATE KEY" {
+		return nil, errors.New("privateKey is encrypted; upload it without a passphrase")
+	}
+	var k any
+	var err error
+	switch b.Type {
+	case "PRIVATE KEY":
+		k, err = x509.ParsePKCS8PrivateKey(b.Bytes)
+	case "RSA PRIVATE KEY":
+		k, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+	case "EC PRIVATE KEY":
+		k, err = x509.ParseECPrivateKey(b.Bytes)
+	default:
+		return nil, fmt.Errorf("privateKey is a PEM %q block; want PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY", b.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("privateKey (%s) does not parse: %v", b.Type, err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("privateKey of type %T cannot sign", k)
+	}
+	return signer, nil
+}
+
+func publicKeyEqual(a, b crypto.PublicKey) bool {
+	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(b)
+}
+
+func weakKey(pub crypto.PublicKey) string {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return fmt.Sprintf("RSA %d bits", k.N.BitLen())
+		}
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
+			return "ECDSA " + k.Curve.Params().Name
+		}
+	default:
+		return fmt.Sprintf("%T, which clients do not accept", pub)
+	}
+	return ""
+}
+
+func weakSignature(a x509.SignatureAlgorithm) bool {
+	switch a {
+	case x509.SHA256WithRSA, x509.SHA384WithRSA, x509.SHA512WithRSA,
+		x509.SHA256WithRSAPSS, x509.SHA384WithRSAPSS, x509.SHA512WithRSAPSS,
+		x509.ECDSAWithSHA256, x509.ECDSAWithSHA384, x509.ECDSAWithSHA512:
+		return false
+	}
+	return true
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+}
+
+// signedBy reports whether parent's key signed child. CheckSignatureFrom
+// also insists that parent be a CA, which is what a chain needs.
+func signedBy(child, parent *x509.Certificate) bool {
+	return bytes.Equal(child.RawIssuer, parent.RawSubject) && child.CheckSignatureFrom(parent) == nil
+}
+
+func describeCert(c *x509.Certificate) string {
+	return fmt.Sprintf("%q", c.Subject.String())
+}
+
+func position(i int, c *x509.Certificate) string {
+	if i == 0 {
+		return "the certificate " + describeCert(c)
+	}
+	return fmt.Sprintf("certificateChain entry %d (%s)", i, describeCert(c))
+}
+
+func namesOf(c *x509.Certificate) string {
+	if len(c.DNSNames) > 0 {
+		return strings.Join(c.DNSNames, ", ")
+	}
+	if c.Subject.CommonName != "" {
+		return "CN " + c.Subject.CommonName + " only (no DNS names)"
+	}
+	return "no DNS name"
+}
