@@ -1,0 +1,344 @@
+package trust
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/hallmark-dev/hallmark/finding"
+)
+
+// RevocationChecked is the id of the info finding that reports a revocation
+// source that answered "good". (An addition to DESIGN.md's vocabulary.)
+const RevocationChecked = "revocation.checked"
+
+// Status is the outcome of one revocation source.
+type Status string
+
+const (
+	StatusGood        Status = "good"
+	StatusRevoked     Status = "revoked"
+	StatusUnknown     Status = "unknown"     // the responder does not know the certificate
+	StatusUnreachable Status = "unreachable" // the URL could not be fetched
+	StatusInvalid     Status = "invalid"     // an answer came but cannot be used (bad signature, stale, garbled)
+)
+
+// Source kinds of a RevocationCheck.
+const (
+	KindStapled = "ocsp-stapled"
+	KindOCSP    = "ocsp"
+	KindCRL     = "crl"
+)
+
+// RevocationCheck is one revocation source consulted for one certificate.
+type RevocationCheck struct {
+	Subject    string // the certificate checked
+	Kind       string // KindStapled, KindOCSP or KindCRL
+	URL        string // empty for a stapled response
+	Host       string
+	Port       int
+	Status     Status
+	Err        error     // why the status is unreachable or invalid
+	RevokedAt  time.Time // when revoked
+	NextUpdate time.Time
+	Cached     bool // answered from the cache
+}
+
+// checkRevocation consults the revocation sources of every certificate of the
+// verified chain but the root, by policy.
+func (v *Verifier) checkRevocation(ctx context.Context, res *Result, staple []byte) {
+	n := len(res.Chain) - 1
+	per := make([][]RevocationCheck, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		var st []byte
+		if i == 0 {
+			st = staple
+		}
+		wg.Go(func() { per[i] = v.checkOne(ctx, res.Chain[i], res.Chain[i+1], st) })
+	}
+	wg.Wait()
+	for i, checks := range per {
+		res.Revocation = append(res.Revocation, checks...)
+		res.Findings = append(res.Findings, v.revocationFindings(res.Chain[i], checks)...)
+	}
+}
+
+type source struct{ kind, url string }
+
+func (v *Verifier) checkOne(ctx context.Context, cert, issuer *x509.Certificate, staple []byte) []RevocationCheck {
+	var srcs []source
+	if len(staple) > 0 {
+		srcs = append(srcs, source{KindStapled, ""})
+	}
+	for _, u := range cert.OCSPServer {
+		srcs = append(srcs, source{KindOCSP, u})
+	}
+	for _, u := range cert.CRLDistributionPoints {
+		srcs = append(srcs, source{KindCRL, u})
+	}
+	checks := make([]RevocationCheck, len(srcs))
+	run := func(i int) {
+		s := srcs[i]
+		c := RevocationCheck{Subject: cert.Subject.String(), Kind: s.kind, URL: s.url}
+		if s.url != "" {
+			c.Host, c.Port = HostPort(s.url)
+		}
+		switch s.kind {
+		case KindStapled:
+			v.stapled(&c, cert, issuer, staple)
+		case KindOCSP:
+			v.ocsp(ctx, &c, cert, issuer)
+		case KindCRL:
+			v.crl(ctx, &c, cert, issuer)
+		}
+		checks[i] = c
+	}
+	if v.cfg.CheckAllSources {
+		var wg sync.WaitGroup
+		for i := range srcs {
+			wg.Go(func() { run(i) })
+		}
+		wg.Wait()
+		return checks
+	}
+	for i := range srcs {
+		run(i)
+		if st := checks[i].Status; st == StatusGood || st == StatusRevoked {
+			return checks[:i+1]
+		}
+	}
+	return checks
+}
+
+func (v *Verifier) stapled(c *RevocationCheck, cert, issuer *x509.Certificate, staple []byte) {
+	r, err := ocsp.ParseResponseForCert(staple, cert, issuer)
+	if err != nil {
+		c.Status, c.Err = StatusInvalid, fmt.Errorf("stapled OCSP response: %w", err)
+		return
+	}
+	v.ocspStatus(c, r)
+}
+
+func (v *Verifier) ocspStatus(c *RevocationCheck, r *ocsp.Response) {
+	c.NextUpdate = r.NextUpdate
+	if !r.NextUpdate.IsZero() && v.cfg.Now().After(r.NextUpdate) {
+		c.Status, c.Err = StatusInvalid, fmt.Errorf("OCSP response is stale: its nextUpdate %s has passed", dateOf(r.NextUpdate))
+		return
+	}
+	switch r.Status {
+	case ocsp.Good:
+		c.Status = StatusGood
+	case ocsp.Revoked:
+		c.Status, c.RevokedAt = StatusRevoked, r.RevokedAt
+	default:
+		c.Status, c.Err = StatusUnknown, errors.New("the OCSP responder does not know this certificate")
+	}
+}
+
+func (v *Verifier) ocsp(ctx context.Context, c *RevocationCheck, cert, issuer *x509.Certificate) {
+	key := "ocsp|" + Pin(issuer) + "|" + cert.SerialNumber.String()
+	if e, ok := v.cache.get(key, v.cfg.Now()); ok {
+		c.Status, c.RevokedAt, c.NextUpdate, c.Cached = e.status, e.revokedAt, e.nextUpdate, true
+		return
+	}
+	req, err := ocsp.CreateRequest(cert, issuer, &ocsp.RequestOptions{Hash: crypto.SHA1})
+	if err != nil {
+		c.Status, c.Err = StatusInvalid, fmt.Errorf("building the OCSP request: %w", err)
+		return
+	}
+	body, err := v.fetch(ctx, http.MethodPost, c.URL, "application/ocsp-request", req)
+	if err != nil {
+		c.Status, c.Err = StatusUnreachable, err
+		return
+	}
+	r, err := ocsp.ParseResponseForCert(body, cert, issuer)
+	if err != nil {
+		c.Status, c.Err = StatusInvalid, fmt.Errorf("OCSP response from %s: %w", c.URL, err)
+		return
+	}
+	v.ocspStatus(c, r)
+	if c.Status == StatusGood || c.Status == StatusRevoked {
+		v.cache.put(key, cacheEntry{status: c.Status, revokedAt: c.RevokedAt, nextUpdate: c.NextUpdate})
+	}
+}
+
+func (v *Verifier) crl(ctx context.Context, c *RevocationCheck, cert, issuer *x509.Certificate) {
+	if !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") {
+		c.Status, c.Err = StatusUnreachable, fmt.Errorf("%s: only http and https CRL URLs are fetched", c.URL)
+		return
+	}
+	now := v.cfg.Now()
+	key := "crl|" + Pin(issuer) + "|" + c.URL
+	e, ok := v.cache.get(key, now)
+	if ok {
+		c.Cached = true
+	} else {
+		body, err := v.fetch(ctx, http.MethodGet, c.URL, "", nil)
+		if err != nil {
+			c.Status, c.Err = StatusUnreachable, err
+			return
+		}
+		if b, _ := pem.Decode(body); b != nil && b.Type == "X509 CRL" {
+			body = b.Bytes
+		}
+		rl, err := x509.ParseRevocationList(body)
+		if err != nil {
+			c.Status, c.Err = StatusInvalid, fmt.Errorf("CRL from %s: %w", c.URL, err)
+			return
+		}
+		if err := rl.CheckSignatureFrom(issuer); err != nil {
+			c.Status, c.Err = StatusInvalid, fmt.Errorf("CRL from %s is not signed by %q: %w", c.URL, Name(issuer), err)
+			return
+		}
+		if !rl.NextUpdate.IsZero() && now.After(rl.NextUpdate) {
+			c.Status, c.Err, c.NextUpdate = StatusInvalid, fmt.Errorf("CRL from %s is stale: its nextUpdate %s has passed", c.URL, dateOf(rl.NextUpdate)), rl.NextUpdate
+			return
+		}
+		e = cacheEntry{nextUpdate: rl.NextUpdate, revoked: map[string]time.Time{}}
+		for _, r := range rl.RevokedCertificateEntries {
+			e.revoked[r.SerialNumber.String()] = r.RevocationTime
+		}
+		v.cache.put(key, e)
+	}
+	c.NextUpdate = e.nextUpdate
+	if at, ok := e.revoked[cert.SerialNumber.String()]; ok {
+		c.Status, c.RevokedAt = StatusRevoked, at
+		return
+	}
+	c.Status = StatusGood
+}
+
+// revocationFindings turns the checks of one certificate into findings.
+func (v *Verifier) revocationFindings(cert *x509.Certificate, checks []RevocationCheck) []finding.Finding {
+	if len(checks) == 0 {
+		return []finding.Finding{{
+			ID: finding.RevocationUnavailable, Severity: finding.Warning,
+			Summary:  fmt.Sprintf("The certificate %q names no OCSP responder and no CRL", Name(cert)),
+			Detail:   "Its revocation status cannot be checked. Clients that insist on a revocation check (RevocationStatusUnknown) refuse it; TLS inspection products often mint such certificates.",
+			Fix:      "Use a certificate from a CA that publishes revocation (a CRL distribution point or an OCSP URL); if a proxy minted this certificate, exempt the host from inspection.",
+			Evidence: map[string]any{"subject": cert.Subject.String()},
+		}}
+	}
+	answered := false
+	for _, c := range checks {
+		if c.Status == StatusRevoked {
+			where := c.URL
+			if c.Kind == KindStapled {
+				where = "the stapled OCSP response"
+			}
+			ev := map[string]any{"subject": c.Subject, "serial": cert.SerialNumber.String(), "kind": c.Kind, "revokedAt": dateOf(c.RevokedAt)}
+			if c.URL != "" {
+				ev["url"], ev["host"], ev["port"] = c.URL, c.Host, c.Port
+			}
+			return []finding.Finding{{
+				ID: finding.RevocationRevoked, Severity: finding.Error,
+				Summary:  fmt.Sprintf("The certificate %q is revoked", Name(cert)),
+				Detail:   fmt.Sprintf("%s says serial %s was revoked on %s.", where, cert.SerialNumber, dateOf(c.RevokedAt)),
+				Fix:      "The server operator must obtain a new certificate (with a new key if the old one may be compromised) and install it; a revoked certificate cannot be trusted.",
+				Evidence: ev,
+			}}
+		}
+		if c.Status == StatusGood {
+			answered = true
+		}
+	}
+	var fs []finding.Finding
+	for _, c := range checks {
+		ev := map[string]any{"subject": c.Subject, "kind": c.Kind, "status": string(c.Status)}
+		if c.URL != "" {
+			ev["url"], ev["urls"], ev["host"], ev["port"] = c.URL, []string{c.URL}, c.Host, c.Port
+		}
+		if !c.NextUpdate.IsZero() {
+			ev["nextUpdate"] = dateOf(c.NextUpdate)
+		}
+		if c.Status == StatusGood {
+			where := c.URL
+			if c.Kind == KindStapled {
+				where = "the stapled OCSP response"
+			}
+			if c.Cached {
+				ev["cached"] = true
+			}
+			fs = append(fs, finding.Finding{
+				ID: RevocationChecked, Severity: finding.Info,
+				Summary:  fmt.Sprintf("%s: %q is not revoked (%s)", strings.ToUpper(c.Kind), Name(cert), where),
+				Evidence: ev,
+			})
+			continue
+		}
+		sev := finding.Warning
+		if !answered && v.cfg.Revocation == RevocationHardFail {
+			sev = finding.Error
+		}
+		ev["error"] = fmt.Sprint(c.Err)
+		f := finding.Finding{ID: finding.RevocationUnreachable, Severity: sev, Evidence: ev}
+		consequence := "No other source answered, so the status is unknown: strict clients fail with RevocationStatusUnknown."
+		if answered {
+			consequence = "Another source answered, so clients that use it succeed; clients that rely on this one fail."
+		}
+		switch {
+		case c.Status == StatusUnreachable && c.URL != "":
+			f.Summary = fmt.Sprintf("The %s URL %s cannot be reached (%s:%d)", strings.ToUpper(c.Kind), c.URL, c.Host, c.Port)
+			f.Detail = fmt.Sprintf("Fetching it for %q failed: %v. %s", Name(cert), c.Err, consequence)
+			f.Fix = fmt.Sprintf("Allow outbound HTTP from the clients (and through their proxy, if any) to %s on port %d. Allowlist line: %s:%d", c.Host, c.Port, c.Host, c.Port)
+		default:
+			where := c.URL
+			if c.Kind == KindStapled {
+				where = "the stapled OCSP response"
+			}
+			f.Summary = fmt.Sprintf("The %s answer from %s cannot be used", strings.ToUpper(c.Kind), where)
+			f.Detail = fmt.Sprintf("For %q: %v. %s", Name(cert), c.Err, consequence)
+			f.Fix = "The CA's revocation service (or the server's stapling) is misbehaving: tell the server operator, who should refresh the staple or contact the CA."
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+// Cache keeps revocation answers until their nextUpdate. It is safe for
+// concurrent use.
+type Cache struct {
+	mu sync.Mutex
+	m  map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	status     Status
+	revokedAt  time.Time
+	nextUpdate time.Time
+	revoked    map[string]time.Time // CRL: serial → revocation time
+}
+
+// NewCache returns an empty Cache.
+func NewCache() *Cache { return &Cache{m: map[string]cacheEntry{}} }
+
+func (c *Cache) get(key string, now time.Time) (cacheEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || !now.Before(e.nextUpdate) {
+		delete(c.m, key)
+		return cacheEntry{}, false
+	}
+	return e, true
+}
+
+// put stores an answer; one without a nextUpdate is not kept.
+func (c *Cache) put(key string, e cacheEntry) {
+	if e.nextUpdate.IsZero() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[key] = e
+}
