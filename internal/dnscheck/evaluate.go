@@ -196,7 +196,7 @@ func authFault(r result) string {
 }
 
 func (ev *evaluation) fault(s Server, id, question string) {
-	if id == skip {
+	if id == "" || id == skip {
 		return
 	}
 	k := faultKey{id, s}
@@ -264,7 +264,7 @@ func (ev *evaluation) checkTXT(t TXTRecord) {
 		ev.fs = append(ev.fs, finding.Finding{
 			ID: finding.DNSValueQuoted, Severity: finding.Error,
 			Summary: fmt.Sprintf("The TXT record %s holds %s: the value carries literal quotes or spaces", name, quoteAll(found)),
-			Detail: fmt.Sprintf("Asked %s for TXT %s: they answered %s; expected %q.",
+			Detail: fmt.Sprintf("Asked %s for TXT %s: the answer was %s; expected %q.",
 				list(quoted), name, quoteAll(found), t.Value),
 			Fix: fmt.Sprintf("At the DNS host of %s, edit the TXT record %q and enter the value as %s, with no quotes or spaces around it (the DNS host adds any quoting itself).",
 				zone, rel, t.Value),
@@ -275,7 +275,7 @@ func (ev *evaluation) checkTXT(t TXTRecord) {
 		ev.fs = append(ev.fs, finding.Finding{
 			ID: finding.DNSValueMismatch, Severity: finding.Error,
 			Summary: fmt.Sprintf("The TXT record %s holds another value", name),
-			Detail: fmt.Sprintf("Asked %s for TXT %s: they answered %s; expected %q.",
+			Detail: fmt.Sprintf("Asked %s for TXT %s: the answer was %s; expected %q.",
 				list(other), name, quoteAll(found), t.Value),
 			Fix: fmt.Sprintf("At the DNS host of %s, set the value of the TXT record %q to %s (an old value from an earlier attempt can be deleted).",
 				zone, rel, t.Value),
@@ -381,7 +381,7 @@ func (ev *evaluation) checkCNAME() {
 		ev.fs = append(ev.fs, finding.Finding{
 			ID: finding.DNSCNAMEWrongTarget, Severity: finding.Error,
 			Summary:  fmt.Sprintf("%s is a CNAME to %s, not to %s", name, strings.Join(found, ", "), target),
-			Detail:   fmt.Sprintf("Asked %s for CNAME %s: they answered %s; expected %s.", list(wrong), name, strings.Join(found, ", "), target),
+			Detail:   fmt.Sprintf("Asked %s for CNAME %s: the answer was %s; expected %s.", list(wrong), name, strings.Join(found, ", "), target),
 			Fix:      fmt.Sprintf("At the DNS host of %s, change the CNAME record %q to point to %s.", zone, rel, target),
 			Evidence: with(ev0, "found", found, "servers", labels(wrong)),
 		})
@@ -422,7 +422,7 @@ func (ev *evaluation) checkCNAME() {
 		ev.fs = append(ev.fs, finding.Finding{
 			ID: finding.DNSCNAMEConflict, Severity: finding.Error,
 			Summary: summary,
-			Detail: fmt.Sprintf("Asked %s for A, AAAA, MX and TXT at %s: they answered %s. A name that has a CNAME can have no other record.",
+			Detail: fmt.Sprintf("Asked %s for A, AAAA, MX and TXT at %s: the answer was %s. A name that has a CNAME can have no other record.",
 				list(otherSrv), name, strings.Join(parts, "; ")),
 			Fix: fmt.Sprintf("At the DNS host of %s, delete the %s records named %q, then create the CNAME %q pointing to %s.",
 				zone, strings.Join(otherTypes, ", "), rel, rel, target),
@@ -456,9 +456,9 @@ func (ev *evaluation) doubledFinding(qtype, qname string, at []Server, vals []st
 	return finding.Finding{
 		ID: finding.DNSRecordAtDoubledName, Severity: finding.Error,
 		Summary: fmt.Sprintf("The %s record is at %s instead of %s", qtype, dbl, name),
-		Detail: fmt.Sprintf("No nameserver has %s %s, but %s answer %s %s with %s: the DNS host appended the zone to the full name that was typed.",
+		Detail: fmt.Sprintf("No nameserver has %s %s, but %s answered %s %s with %s: the DNS host appended the zone to the full name that was typed.",
 			qtype, name, list(at), qtype, dbl, quoteAll(vals)),
-		Fix: fmt.Sprintf("At the DNS host of %s, edit the record: enter only %q as its name (the DNS host adds .%s itself), or the full name with a trailing dot, %s.",
+		Fix: fmt.Sprintf("At the DNS host of %s, edit the record: enter only %q as its name (the DNS host adds .%s itself), or the full name with a trailing dot (%s).",
 			bare(ev.d.zone), rel, bare(ev.d.zone), name+"."),
 		Evidence: with(evidence, "doubledName", dbl, "found", vals, "servers", labels(at)),
 	}

@@ -353,6 +353,7 @@ func (w *World) parse(rr ...string) []dns.RR {
 	var out []dns.RR
 	for _, s := range rr {
 		zp := dns.NewZoneParser(strings.NewReader(s), w.zone, "")
+		zp.SetDefaultTTL(3600)
 		n := 0
 		for r, ok := zp.Next(); ok; r, ok = zp.Next() {
 			out = append(out, r)
