@@ -1,0 +1,313 @@
+// Package edge is the TLS listener for tenants' names: SNI picks the
+// certificate from a bounded in-memory cache that a Source fills lazily,
+// ACME challenges are answered from the challenge store (http-01 on the
+// plain-HTTP listener, tls-alpn-01 on the TLS one), and requests are proxied
+// to the org's upstream with X-Forwarded-For/-Proto/-Host.
+//
+// A handshake for a cached name does no I/O and takes one shard's read
+// lock. A miss asks the Source once per name at a time (concurrent
+// handshakes for the same name wait for that one look-up); an unknown name
+// is remembered for NegativeTTL in a bounded negative cache and gets the
+// unrecognized_name alert. Put and Invalidate push changes (a renewed or
+// uploaded certificate) without a restart.
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/store"
+)
+
+// Entry is what the edge needs to serve a name.
+type Entry struct {
+	Certificate *tls.Certificate // with Leaf set
+	// OrgName names the org that serves the name (the page shown when
+	// there is no upstream).
+	OrgName string
+	// Upstream is the org's upstream; nil uses Config.DefaultUpstream.
+	Upstream *url.URL
+}
+
+// Source looks a name up in the store. It is called on a cache miss only.
+// name is lower case without a trailing dot. It returns store.ErrNotFound
+// (or an error wrapping it) when the name is not served: no verified domain
+// or no certificate yet. Any other error fails that handshake without being
+// cached.
+type Source interface {
+	Lookup(ctx context.Context, name string) (Entry, error)
+}
+
+// Challenges gives the edge the pending ACME answers (written by
+// issuance.ChallengeStore). Both return store.ErrNotFound when none.
+type Challenges interface {
+	HTTP01KeyAuth(ctx context.Context, token string) (string, error)
+	TLSALPN01KeyAuth(ctx context.Context, name string) (string, error)
+}
+
+// Config configures the edge. Zero values mean the defaults noted.
+type Config struct {
+	HTTPSAddr string // default ":8443"
+	HTTPAddr  string // default ":8081"
+	// RedirectPort is the port in https:// redirects; 0 takes the port of
+	// HTTPSAddr, and 443 is left out of the URL.
+	RedirectPort int
+	// DefaultUpstream serves names whose org names none (--upstream).
+	DefaultUpstream *url.URL
+
+	CacheSize         int           // certificates kept in memory; default 10000
+	NegativeCacheSize int           // unknown names remembered; default 10000
+	NegativeTTL       time.Duration // how long; default 30s
+	LookupTimeout     time.Duration // bound on a Source call; default 5s
+
+	ReadHeaderTimeout time.Duration // default 10s
+	ReadTimeout       time.Duration // default 60s
+	WriteTimeout      time.Duration // default 120s
+	IdleTimeout       time.Duration // default 120s
+	ShutdownTimeout   time.Duration // graceful shutdown bound; default 10s
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.HTTPSAddr == "" {
+		c.HTTPSAddr = ":8443"
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = ":8081"
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = 10000
+	}
+	if c.NegativeCacheSize == 0 {
+		c.NegativeCacheSize = 10000
+	}
+	def(&c.NegativeTTL, 30*time.Second)
+	def(&c.LookupTimeout, 5*time.Second)
+	def(&c.ReadHeaderTimeout, 10*time.Second)
+	def(&c.ReadTimeout, 60*time.Second)
+	def(&c.WriteTimeout, 120*time.Second)
+	def(&c.IdleTimeout, 120*time.Second)
+	def(&c.ShutdownTimeout, 10*time.Second)
+}
+
+// Edge serves tenants' names.
+type Edge struct {
+	cfg        Config
+	src        Source
+	challenges Challenges
+	log        *slog.Logger
+
+	pos *cache[*Entry]
+	neg *cache[struct{}]
+
+	flightMu sync.Mutex
+	flights  map[string]*flight
+
+	tlsConfig *tls.Config
+	alpnBase  *tls.Config
+	handler   http.Handler
+}
+
+type flight struct {
+	done  chan struct{}
+	entry *Entry
+	err   error
+}
+
+// New returns an Edge; Run or Serve starts it.
+func New(cfg Config, src Source, challenges Challenges, logger *slog.Logger) (*Edge, error) {
+	cfg.setDefaults()
+	if cfg.CacheSize < 0 || cfg.NegativeCacheSize < 0 {
+		return nil, errors.New("edge: cache sizes must be positive")
+	}
+	if cfg.DefaultUpstream != nil && (cfg.DefaultUpstream.Scheme != "http" && cfg.DefaultUpstream.Scheme != "https" || cfg.DefaultUpstream.Host == "") {
+		return nil, fmt.Errorf("edge: upstream %q is not an http(s) URL", cfg.DefaultUpstream)
+	}
+	e := &Edge{
+		cfg:        cfg,
+		src:        src,
+		challenges: challenges,
+		log:        logger,
+		pos:        newCache[*Entry](cfg.CacheSize),
+		neg:        newCache[struct{}](cfg.NegativeCacheSize),
+		flights:    make(map[string]*flight),
+	}
+	e.tlsConfig = &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		NextProtos:         []string{"h2", "http/1.1"},
+		GetCertificate:     e.getCertificate,
+		GetConfigForClient: e.getConfigForClient,
+	}
+	e.alpnBase = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{acmeTLS1}}
+	e.handler = e.proxyHandler()
+	return e, nil
+}
+
+// TLSConfig is the edge's TLS configuration (for tests and benchmarks that
+// drive handshakes themselves).
+func (e *Edge) TLSConfig() *tls.Config { return e.tlsConfig }
+
+// normalize lower-cases a name and drops a trailing dot.
+func normalize(name string) string {
+	return strings.ToLower(strings.TrimSuffix(name, "."))
+}
+
+// Put serves entry for name from now on (a new, renewed or uploaded
+// certificate), replacing whatever was cached.
+func (e *Edge) Put(name string, entry Entry) {
+	name = normalize(name)
+	e.neg.Delete(name)
+	e.pos.Set(name, &entry, time.Time{})
+}
+
+// Invalidate forgets name; the next handshake asks the Source again.
+func (e *Edge) Invalidate(name string) {
+	name = normalize(name)
+	e.neg.Delete(name)
+	e.pos.Delete(name)
+}
+
+// Cached reports how many names hold a certificate in memory.
+func (e *Edge) Cached() int { return e.pos.Len() }
+
+// lookup returns the entry for name: from memory, or from the Source
+// (one call per name at a time). nil, nil means the name is not served.
+func (e *Edge) lookup(ctx context.Context, name string) (*Entry, error) {
+	now := time.Now()
+	if v, ok := e.pos.Get(name, now); ok {
+		return v, nil
+	}
+	if _, ok := e.neg.Get(name, now); ok {
+		return nil, nil
+	}
+	e.flightMu.Lock()
+	if f, ok := e.flights[name]; ok {
+		e.flightMu.Unlock()
+		select {
+		case <-f.done:
+			return f.entry, f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	e.flights[name] = f
+	e.flightMu.Unlock()
+
+	f.entry, f.err = e.fill(name)
+	close(f.done)
+	e.flightMu.Lock()
+	delete(e.flights, name)
+	e.flightMu.Unlock()
+	return f.entry, f.err
+}
+
+// fill asks the Source. It runs detached from the handshake's context so
+// that one impatient client does not fail the look-up for the others
+// waiting on it; LookupTimeout bounds it.
+func (e *Edge) fill(name string) (*Entry, error) {
+	posGen, negGen := e.pos.Gen(name), e.neg.Gen(name)
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.LookupTimeout)
+	defer cancel()
+	ent, err := e.src.Lookup(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		e.neg.SetIfGen(name, struct{}{}, time.Now().Add(e.cfg.NegativeTTL), negGen)
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("%s: looking up certificate: %w", name, err)
+	case ent.Certificate == nil:
+		return nil, fmt.Errorf("%s: source returned no certificate", name)
+	}
+	e.pos.SetIfGen(name, &ent, time.Time{}, posGen)
+	return &ent, nil
+}
+
+// getCertificate is the SNI callback. Returning nil, nil with no
+// Config.Certificates makes crypto/tls send the unrecognized_name alert.
+func (e *Edge) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	name := normalize(hello.ServerName)
+	if name == "" {
+		return nil, nil
+	}
+	ent, err := e.lookup(hello.Context(), name)
+	if err != nil {
+		e.log.Warn("handshake: certificate look-up failed", "name", name, "err", err)
+		return nil, err
+	}
+	if ent == nil {
+		return nil, nil
+	}
+	return ent.Certificate, nil
+}
+
+// Run listens on HTTPSAddr and HTTPAddr and serves until ctx ends, then
+// shuts down gracefully.
+func (e *Edge) Run(ctx context.Context) error {
+	var lc net.ListenConfig
+	httpsLn, err := lc.Listen(ctx, "tcp", e.cfg.HTTPSAddr)
+	if err != nil {
+		return fmt.Errorf("edge: --https-addr: %w", err)
+	}
+	httpLn, err := lc.Listen(ctx, "tcp", e.cfg.HTTPAddr)
+	if err != nil {
+		httpsLn.Close()
+		return fmt.Errorf("edge: --http-addr: %w", err)
+	}
+	return e.Serve(ctx, httpsLn, httpLn)
+}
+
+// Serve serves on listeners the caller opened, until ctx ends.
+func (e *Edge) Serve(ctx context.Context, httpsLn, httpLn net.Listener) error {
+	redirectPort := e.cfg.RedirectPort
+	if redirectPort == 0 {
+		if a, ok := httpsLn.Addr().(*net.TCPAddr); ok {
+			redirectPort = a.Port
+		}
+	}
+	httpsSrv := e.server(e.handler)
+	httpsSrv.TLSConfig = e.tlsConfig
+	httpSrv := e.server(e.challengeHandler(redirectPort))
+
+	errc := make(chan error, 2)
+	go func() { errc <- httpsSrv.ServeTLS(httpsLn, "", "") }()
+	go func() { errc <- httpSrv.Serve(httpLn) }()
+
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.ShutdownTimeout)
+	defer cancel()
+	err1 := httpsSrv.Shutdown(sctx)
+	err2 := httpSrv.Shutdown(sctx)
+	if errors.Is(first, http.ErrServerClosed) {
+		first = nil
+	}
+	return errors.Join(first, err1, err2)
+}
+
+func (e *Edge) server(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: e.cfg.ReadHeaderTimeout,
+		ReadTimeout:       e.cfg.ReadTimeout,
+		WriteTimeout:      e.cfg.WriteTimeout,
+		IdleTimeout:       e.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
+	}
+}
