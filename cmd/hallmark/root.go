@@ -19,6 +19,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		return &exitError{Code: 2, Err: err}
 	})
 	root.AddCommand(
+		newServeCmd(stdout, stderr),
+		newDomainsCmd(stdout),
+		newLogsCmd(stdout),
 		newVersionCmd(stdout),
 	)
 	return root

@@ -17,11 +17,11 @@ const (
 	BackoffMax    = time.Hour
 )
 
-// Backoff returns how long to wait before background check n.
-func Backoff(n int) time.Duration {
-	d := float64(BackoffFirst) * math.Pow(BackoffFactor, float64(n))
-	if d > float64(BackoffMax) || math.IsInf(d, 0) {
-		d = float64(BackoffMax)
+// backoff returns how long to wait before background check n.
+func (s *Service) backoff(n int) time.Duration {
+	d := float64(s.cfg.BackoffFirst) * math.Pow(BackoffFactor, float64(n))
+	if d > float64(s.cfg.BackoffMax) || math.IsInf(d, 0) {
+		d = float64(s.cfg.BackoffMax)
 	}
 	jitter := 0.9 + 0.2*rand.Float64()
 	return time.Duration(d * jitter)

@@ -32,10 +32,13 @@ type Config struct {
 	// CAA record is published and checked.
 	CAAIdentity string
 	// DomainLimit caps the domains of one org (default 200; negative
-	// means no limit).
+	// means no limit). The operator is not limited.
 	DomainLimit int
 	// Workers bounds concurrent background checks (default 8).
 	Workers int
+	// BackoffFirst and BackoffMax shape the re-check schedule (defaults
+	// BackoffFirst and BackoffMax: 1m and 1h).
+	BackoffFirst, BackoffMax time.Duration
 	// PollInterval is how often the scheduler looks for due checks
 	// (default 1s).
 	PollInterval time.Duration
@@ -100,6 +103,12 @@ func New(cfg Config, st Store, checker Checker, log EventLog, logger *slog.Logge
 	if cfg.Workers <= 0 {
 		cfg.Workers = 8
 	}
+	if cfg.BackoffFirst <= 0 {
+		cfg.BackoffFirst = BackoffFirst
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = BackoffMax
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
@@ -146,7 +155,7 @@ func (s *Service) Create(ctx context.Context, a Actor, name string, src CertSour
 			return Domain{}, ErrInUse
 		}
 	}
-	if s.cfg.DomainLimit > 0 {
+	if s.cfg.DomainLimit > 0 && !a.Operator {
 		c, err := s.store.CountDomains(ctx, a.OrgID)
 		if err != nil {
 			return Domain{}, fmt.Errorf("counting domains: %w", err)
@@ -167,7 +176,7 @@ func (s *Service) Create(ctx context.Context, a Actor, name string, src CertSour
 		Created:     now,
 		Updated:     now,
 		WindowStart: now,
-		NextCheck:   now.Add(Backoff(0)),
+		NextCheck:   now.Add(s.backoff(0)),
 	}
 	if err := s.store.CreateDomain(ctx, d); err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -319,7 +328,7 @@ func (s *Service) apply(ctx context.Context, a Actor, id string, rep dnscheck.Re
 			}
 			d.Attempts = 0
 			d.Status = InProgress
-			d.NextCheck = now.Add(Backoff(0))
+			d.NextCheck = now.Add(s.backoff(0))
 			event, outcome, reason, msg = systemlog.DomainVerify, "FAILURE", firstError(fs), "Custom domain verification failed"
 			return nil
 		}
@@ -332,7 +341,7 @@ func (s *Service) apply(ctx context.Context, a Actor, id string, rep dnscheck.Re
 			return nil
 		}
 		d.Status = InProgress
-		next := now.Add(Backoff(d.Attempts))
+		next := now.Add(s.backoff(d.Attempts))
 		if end := d.WindowStart.Add(s.cfg.VerifyWindow); next.After(end) {
 			next = end // one last check when the window closes
 		}

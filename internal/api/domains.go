@@ -1,0 +1,232 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/finding"
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/oktaid"
+)
+
+// domainJSON is Okta's DomainResponse plus Hallmark's diagnosis and
+// verification schedule.
+type domainJSON struct {
+	ID                    string              `json:"id"`
+	Domain                string              `json:"domain"`
+	CertificateSourceType string              `json:"certificateSourceType"`
+	ValidationStatus      string              `json:"validationStatus"`
+	DNSRecords            []recordJSON        `json:"dnsRecords"`
+	PublicCertificate     *certificateJSON    `json:"publicCertificate,omitempty"`
+	BrandID               string              `json:"brandId"`
+	Links                 map[string]linkJSON `json:"_links"`
+	Diagnosis             []finding.Finding   `json:"diagnosis"`
+	Verification          verificationJSON    `json:"verification"`
+}
+
+type recordJSON struct {
+	RecordType string   `json:"recordType"`
+	FQDN       string   `json:"fqdn"`
+	Values     []string `json:"values"`
+	Expiration string   `json:"expiration,omitempty"`
+}
+
+type certificateJSON struct {
+	Subject     string `json:"subject"`
+	Fingerprint string `json:"fingerprint"`
+	Expiration  string `json:"expiration"`
+}
+
+type linkJSON struct {
+	Href  string    `json:"href"`
+	Hints hintsJSON `json:"hints"`
+}
+
+type hintsJSON struct {
+	Allow []string `json:"allow"`
+}
+
+// verificationJSON tells when the domain was and will be checked.
+type verificationJSON struct {
+	LastCheckedAt string `json:"lastCheckedAt,omitempty"`
+	NextCheckAt   string `json:"nextCheckAt,omitempty"`
+	WindowEndsAt  string `json:"windowEndsAt,omitempty"`
+	VerifiedAt    string `json:"verifiedAt,omitempty"`
+	Attempts      int    `json:"attempts"`
+}
+
+// oktaTime formats times as Okta does: 2021-11-23T02:04:28.000Z.
+func oktaTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) domainJSON(r *http.Request, d customdomain.Domain) domainJSON {
+	self := baseURL(r) + "/api/v1/domains/" + d.ID
+	out := domainJSON{
+		ID: d.ID, Domain: d.Name, CertificateSourceType: string(d.CertSource),
+		ValidationStatus: string(d.Status), BrandID: d.BrandID,
+		Diagnosis: d.Diagnosis,
+		Links: map[string]linkJSON{
+			"self":   {Href: self, Hints: hintsJSON{Allow: []string{"GET", "PUT", "DELETE"}}},
+			"verify": {Href: self + "/verify", Hints: hintsJSON{Allow: []string{"POST"}}},
+			"brand":  {Href: baseURL(r) + "/api/v1/brands/" + d.BrandID, Hints: hintsJSON{Allow: []string{"GET"}}},
+		},
+		Verification: verificationJSON{
+			LastCheckedAt: oktaTime(d.LastChecked),
+			NextCheckAt:   oktaTime(d.NextCheck),
+			VerifiedAt:    oktaTime(d.VerifiedAt),
+			Attempts:      d.Attempts,
+		},
+	}
+	if !d.Status.Proven() {
+		out.Verification.WindowEndsAt = oktaTime(d.WindowStart.Add(s.domains.Config().VerifyWindow))
+	} else {
+		out.Links["certificate"] = linkJSON{Href: self + "/certificate", Hints: hintsJSON{Allow: []string{"PUT"}}}
+	}
+	if out.Diagnosis == nil {
+		out.Diagnosis = []finding.Finding{}
+	}
+	for _, rec := range s.domains.Records(d) {
+		out.DNSRecords = append(out.DNSRecords, recordJSON{
+			RecordType: rec.Type, FQDN: rec.FQDN, Values: rec.Values, Expiration: oktaTime(rec.Expiration),
+		})
+	}
+	return out
+}
+
+type createDomainRequest struct {
+	Domain                string `json:"domain"`
+	CertificateSourceType string `json:"certificateSourceType"`
+}
+
+func (s *Server) createDomain(w http.ResponseWriter, r *http.Request) error {
+	var req createDomainRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	var causes []string
+	if req.Domain == "" {
+		causes = append(causes, "domain: required; give the host name, such as login.example.com")
+	}
+	src := customdomain.CertSource(strings.ToUpper(strings.TrimSpace(req.CertificateSourceType)))
+	switch src {
+	case "":
+		causes = append(causes, "certificateSourceType: required; one of MANUAL, OKTA_MANAGED")
+	case "MANAGED":
+		src = customdomain.Managed
+	case customdomain.Manual, customdomain.Managed:
+	default:
+		causes = append(causes, "certificateSourceType: "+strconv.Quote(req.CertificateSourceType)+" is not one of MANUAL, OKTA_MANAGED")
+	}
+	if len(causes) > 0 {
+		return errValidation(causes...)
+	}
+	d, err := s.domains.Create(r.Context(), actorFrom(r.Context()), req.Domain, src)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, s.domainJSON(r, d))
+	return nil
+}
+
+// listPageSize bounds one page of the domain list.
+const listPageSize = 200
+
+func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit := listPageSize
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > listPageSize {
+			return errValidation("limit: must be an integer from 1 to " + strconv.Itoa(listPageSize))
+		}
+		limit = n
+	}
+	after := q.Get("after")
+	if after != "" && !oktaid.Valid("dom", after) {
+		return errValidation("after: not a domain id; use the link in the Link rel=\"next\" header")
+	}
+	ds, err := s.domains.List(r.Context(), actorFrom(r.Context()), after, limit+1)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Domains []domainJSON `json:"domains"`
+	}{Domains: []domainJSON{}}
+	more := len(ds) > limit
+	if more {
+		ds = ds[:limit]
+	}
+	for _, d := range ds {
+		out.Domains = append(out.Domains, s.domainJSON(r, d))
+	}
+	w.Header().Add("Link", `<`+baseURL(r)+r.URL.Path+`?limit=`+strconv.Itoa(limit)+`>; rel="self"`)
+	if more {
+		w.Header().Add("Link", `<`+baseURL(r)+r.URL.Path+`?limit=`+strconv.Itoa(limit)+`&after=`+ds[len(ds)-1].ID+`>; rel="next"`)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getDomain(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.domains.Get(r.Context(), actorFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.domainJSON(r, d))
+	return nil
+}
+
+type updateDomainRequest struct {
+	BrandID string `json:"brandId"`
+}
+
+func (s *Server) updateDomain(w http.ResponseWriter, r *http.Request) error {
+	a := actorFrom(r.Context())
+	// Unknown ids answer 404 before the body is judged, as Okta does.
+	if _, err := s.domains.Get(r.Context(), a, r.PathValue("id")); err != nil {
+		return err
+	}
+	var req updateDomainRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	d, err := s.domains.SetBrand(r.Context(), a, r.PathValue("id"), req.BrandID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.domainJSON(r, d))
+	return nil
+}
+
+func (s *Server) deleteDomain(w http.ResponseWriter, r *http.Request) error {
+	if err := s.domains.Delete(r.Context(), actorFrom(r.Context()), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// verifyDomain checks the records now. It always answers 200 with the
+// domain; the status and diagnosis in the body say how it went.
+func (s *Server) verifyDomain(w http.ResponseWriter, r *http.Request) error {
+	d, _, err := s.domains.Verify(r.Context(), actorFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.domainJSON(r, d))
+	return nil
+}

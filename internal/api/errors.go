@@ -1,0 +1,120 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/oktaid"
+	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
+)
+
+// Error is Okta's error object. Every error response carries one.
+type Error struct {
+	Status      int     `json:"-"`
+	Code        string  `json:"errorCode"`
+	Summary     string  `json:"errorSummary"`
+	Link        string  `json:"errorLink"`
+	ID          string  `json:"errorId"`
+	Causes      []Cause `json:"errorCauses"`
+	internalErr error
+}
+
+// Cause is one entry of errorCauses.
+type Cause struct {
+	Summary string `json:"errorSummary"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Summary }
+
+func apiError(status int, code, summary string, causes ...string) *Error {
+	e := &Error{Status: status, Code: code, Summary: summary, Link: code, Causes: []Cause{}}
+	for _, c := range causes {
+		e.Causes = append(e.Causes, Cause{Summary: c})
+	}
+	return e
+}
+
+// Okta's codes, with the status and summary Okta gives them.
+func errValidation(causes ...string) *Error {
+	return apiError(http.StatusBadRequest, "E0000001", "Api validation failed", causes...)
+}
+func errInvalidToken() *Error {
+	return apiError(http.StatusUnauthorized, "E0000011", "Invalid token provided")
+}
+func errForbidden(cause string) *Error {
+	return apiError(http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action", cause)
+}
+func errNotFound(cause string) *Error {
+	return apiError(http.StatusNotFound, "E0000007", "Not found: Resource not found", cause)
+}
+func errDomainNotFound(id string) *Error {
+	return apiError(http.StatusNotFound, "E0000163", "Domain ID not found.", "Could not find custom domain with the given id: "+id)
+}
+func errRateLimited() *Error {
+	return apiError(http.StatusTooManyRequests, "E0000047", "API call exceeded rate limit due to too many requests.")
+}
+func errMethod(allowed string) *Error {
+	return apiError(http.StatusMethodNotAllowed, "E0000022", "The endpoint does not support the provided HTTP method", "allowed: "+allowed)
+}
+
+// fromDomainError maps the lifecycle's errors to Okta's codes: the one
+// place where a core error becomes an HTTP status.
+func fromDomainError(err error, id string) *Error {
+	var ae *Error
+	var ne *customdomain.NameError
+	var ie *customdomain.InvalidError
+	var te *tenant.InvalidError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &ne):
+		return errValidation("domain: " + ne.Reason)
+	case errors.As(err, &ie):
+		return errValidation(ie.Field + ": " + ie.Reason)
+	case errors.As(err, &te):
+		return errValidation(te.Field + ": " + te.Reason)
+	case errors.Is(err, store.ErrNotFound):
+		if id != "" {
+			return errDomainNotFound(id)
+		}
+		return errNotFound("no such resource")
+	case errors.Is(err, customdomain.ErrDuplicate):
+		return apiError(http.StatusForbidden, "E0000161", "Unique domain name required.", "this org already has a domain with that name")
+	case errors.Is(err, customdomain.ErrLimit):
+		return apiError(http.StatusForbidden, "E0000162", "Domain count limit reached.", "delete a domain or ask the operator to raise --domain-limit")
+	case errors.Is(err, customdomain.ErrNotVerified):
+		return apiError(http.StatusForbidden, "E0000165", "Domain not verified.", "prove ownership first: publish the records and call POST /api/v1/domains/{id}/verify until validationStatus is VERIFIED")
+	case errors.Is(err, customdomain.ErrInUse):
+		return apiError(http.StatusBadRequest, "E0000120", "The custom domain requested is already in use by another organization.")
+	}
+	e := apiError(http.StatusInternalServerError, "E0000009", "Internal Server Error")
+	e.internalErr = err
+	return e
+}
+
+// writeError renders err as Okta's error object. Internal error text never
+// reaches the client; it goes to the log with the errorId.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error, domainID string) {
+	e := fromDomainError(err, domainID)
+	e.ID = oktaid.New("oae")
+	if e.Status >= 500 {
+		logger.ErrorContext(r.Context(), "request failed", "errorId", e.ID, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, e.Status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(fmt.Sprintf(`{"errorCode":"E0000009","errorSummary":"Internal Server Error","errorLink":"E0000009","errorId":%q,"errorCauses":[]}`, oktaid.New("oae")))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,246 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/dnscheck"
+	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
+	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
+)
+
+const cnameTarget = "edge.hallmark.test"
+
+// env is a whole API over a real SQLite database and a DNS world that
+// speaks the wire protocol on loopback.
+type env struct {
+	t        *testing.T
+	srv      *httptest.Server
+	world    *dnstest.World
+	store    *sqlite.Store
+	domains  *customdomain.Service
+	operator string
+}
+
+type envOptions struct {
+	domainLimit int
+	rateLimit   int
+	window      time.Duration
+	background  bool // run the scheduler
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	ctx := t.Context()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hallmark.db"), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	world := dnstest.NewWorld(t, dnstest.WorldConfig{Zone: "acme.test.", Nameservers: 2})
+	world.Set("edge.hallmark.test. 300 IN A 127.0.0.1")
+	checker, err := dnscheck.New(dnscheck.Config{Resolvers: world.Resolvers(), NameserverPort: world.NameserverPort(), Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := systemlog.New(st, logger, time.Now)
+	domains, err := customdomain.New(customdomain.Config{
+		CNAMETarget: cnameTarget, VerifyWindow: o.window, DomainLimit: o.domainLimit,
+		BackoffFirst: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, PollInterval: 20 * time.Millisecond,
+	}, st, checker, events, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenants := tenant.NewService(st)
+	secret, _, err := tenants.Bootstrap(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	h := New(Config{RateLimit: o.rateLimit}, Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger,
+		Registry: reg, Gatherer: reg, Ready: st.Ping})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	if o.background {
+		bctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { domains.Run(bctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	return &env{t: t, srv: srv, world: world, store: st, domains: domains, operator: secret}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decoding %s: %v", r.body, err)
+	}
+}
+
+// errorBody asserts that r is Okta's error object with code and status.
+func (r response) wantError(t *testing.T, status int, code string) apiErrorJSON {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type = %q, want application/json", ct)
+	}
+	var e apiErrorJSON
+	r.decode(t, &e)
+	if e.ErrorCode != code || e.ErrorSummary == "" || e.ErrorID == "" || e.ErrorLink == "" || e.ErrorCauses == nil {
+		t.Fatalf("error body = %s, want code %s with summary, id, link and causes", r.body, code)
+	}
+	return e
+}
+
+type apiErrorJSON struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorSummary string `json:"errorSummary"`
+	ErrorLink    string `json:"errorLink"`
+	ErrorID      string `json:"errorId"`
+	ErrorCauses  []struct {
+		ErrorSummary string `json:"errorSummary"`
+	} `json:"errorCauses"`
+}
+
+func (e apiErrorJSON) causes() string {
+	var s []string
+	for _, c := range e.ErrorCauses {
+		s = append(s, c.ErrorSummary)
+	}
+	return strings.Join(s, "; ")
+}
+
+// do sends a request with token (SSWS) and a raw or JSON body.
+func (e *env) do(method, path, token string, body any) response {
+	e.t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd, ct = strings.NewReader(b), "application/json"
+	case []byte:
+		rd, ct = bytes.NewReader(b), "application/json"
+	default:
+		j, _ := json.Marshal(b)
+		rd, ct = bytes.NewReader(j), "application/json"
+	}
+	req, err := http.NewRequestWithContext(e.t.Context(), method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "SSWS "+token)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+type domainResp struct {
+	ID                    string `json:"id"`
+	Domain                string `json:"domain"`
+	CertificateSourceType string `json:"certificateSourceType"`
+	ValidationStatus      string `json:"validationStatus"`
+	BrandID               string `json:"brandId"`
+	DNSRecords            []struct {
+		RecordType string   `json:"recordType"`
+		FQDN       string   `json:"fqdn"`
+		Values     []string `json:"values"`
+		Expiration string   `json:"expiration"`
+	} `json:"dnsRecords"`
+	Diagnosis []struct {
+		ID       string `json:"id"`
+		Severity string `json:"severity"`
+		Summary  string `json:"summary"`
+		Fix      string `json:"fix"`
+	} `json:"diagnosis"`
+	Links map[string]struct {
+		Href string `json:"href"`
+	} `json:"_links"`
+}
+
+func (d domainResp) record(typ string) (fqdn, value string) {
+	for _, r := range d.DNSRecords {
+		if r.RecordType == typ && len(r.Values) > 0 {
+			return r.FQDN, r.Values[0]
+		}
+	}
+	return "", ""
+}
+
+func (d domainResp) findingIDs() []string {
+	var ids []string
+	for _, f := range d.Diagnosis {
+		ids = append(ids, f.ID)
+	}
+	return ids
+}
+
+// createDomain creates name with token and returns the domain.
+func (e *env) createDomain(token, name string) domainResp {
+	e.t.Helper()
+	r := e.do("POST", "/api/v1/domains", token, map[string]string{"domain": name, "certificateSourceType": "OKTA_MANAGED"})
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("create %s: status %d, body %s", name, r.status, r.body)
+	}
+	var d domainResp
+	r.decode(e.t, &d)
+	return d
+}
+
+// publish puts d's records into every authoritative server.
+func (e *env) publish(d domainResp) {
+	e.t.Helper()
+	txtName, txt := d.record("TXT")
+	_, cname := d.record("CNAME")
+	e.world.Set(txtName+". 300 IN TXT \""+txt+"\"", d.Domain+". 300 IN CNAME "+cname+".")
+}
+
+// newOrg creates an org through the API and a token for it.
+func (e *env) newOrg(name string) (orgID, token string) {
+	e.t.Helper()
+	r := e.do("POST", "/api/v1/orgs", e.operator, map[string]string{"name": name})
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("create org: %d %s", r.status, r.body)
+	}
+	var o struct{ ID string }
+	r.decode(e.t, &o)
+	r = e.do("POST", "/api/v1/orgs/"+o.ID+"/tokens", e.operator, map[string]string{"name": "admin"})
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("create token: %d %s", r.status, r.body)
+	}
+	var tok struct{ Token string }
+	r.decode(e.t, &tok)
+	return o.ID, tok.Token
+}

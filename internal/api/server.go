@@ -1,0 +1,153 @@
+// Package api is Hallmark's admin API in the shapes of Okta's management
+// API: one route table, handlers that return errors, SSWS token auth and
+// Okta's error object.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config configures the API. Zero values mean defaults.
+type Config struct {
+	// RateLimit is the number of requests one token may make per minute
+	// (default 6000); negative disables the limit.
+	RateLimit int
+}
+
+// Deps are the services the API drives.
+type Deps struct {
+	Domains *customdomain.Service
+	Tenants *tenant.Service
+	Log     *systemlog.Log
+	Logger  *slog.Logger
+	// Registry collects metrics; Gatherer serves /metrics.
+	Registry prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	// Ready reports whether the service can serve (store reachable).
+	Ready func(context.Context) error
+}
+
+// Server is the API's HTTP handler.
+type Server struct {
+	domains *customdomain.Service
+	tenants *tenant.Service
+	log     *systemlog.Log
+	logger  *slog.Logger
+	metrics *metrics
+	limiter *limiter
+	ready   func(context.Context) error
+	handler http.Handler
+}
+
+// New builds the API.
+func New(cfg Config, d Deps) *Server {
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = 6000
+	}
+	s := &Server{
+		domains: d.Domains, tenants: d.Tenants, log: d.Log, logger: d.Logger,
+		metrics: newMetrics(d.Registry),
+		limiter: &limiter{limit: cfg.RateLimit, now: time.Now},
+		ready:   d.Ready,
+	}
+	mux := http.NewServeMux()
+	s.routes(mux, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
+	s.handler = s.observe(s.recoverer(mux))
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// routes is the whole API, top to bottom.
+func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
+	auth := func(h handlerFunc) http.Handler { return s.authenticate(s.handle(h)) }
+	op := func(h handlerFunc) http.Handler { return s.authenticate(s.handle(operatorOnly(h))) }
+
+	mux.Handle("POST /api/v1/domains", auth(s.createDomain))
+	mux.Handle("GET /api/v1/domains", auth(s.listDomains))
+	mux.Handle("/api/v1/domains", s.notAllowed("GET, POST"))
+	mux.Handle("GET /api/v1/domains/{id}", auth(s.getDomain))
+	mux.Handle("PUT /api/v1/domains/{id}", auth(s.updateDomain))
+	mux.Handle("DELETE /api/v1/domains/{id}", auth(s.deleteDomain))
+	mux.Handle("/api/v1/domains/{id}", s.notAllowed("GET, PUT, DELETE"))
+	mux.Handle("POST /api/v1/domains/{id}/verify", auth(s.verifyDomain))
+	mux.Handle("/api/v1/domains/{id}/verify", s.notAllowed("POST"))
+
+	mux.Handle("GET /api/v1/logs", auth(s.listLogs))
+	mux.Handle("/api/v1/logs", s.notAllowed("GET"))
+
+	mux.Handle("POST /api/v1/orgs", op(s.createOrg))
+	mux.Handle("GET /api/v1/orgs", op(s.listOrgs))
+	mux.Handle("/api/v1/orgs", s.notAllowed("GET, POST"))
+	mux.Handle("GET /api/v1/orgs/{id}", auth(s.getOrg))
+	mux.Handle("/api/v1/orgs/{id}", s.notAllowed("GET"))
+	mux.Handle("POST /api/v1/orgs/{id}/tokens", op(s.createToken))
+	mux.Handle("GET /api/v1/orgs/{id}/tokens", op(s.listTokens))
+	mux.Handle("/api/v1/orgs/{id}/tokens", s.notAllowed("GET, POST"))
+	mux.Handle("DELETE /api/v1/orgs/{id}/tokens/{tokenId}", op(s.revokeToken))
+	mux.Handle("/api/v1/orgs/{id}/tokens/{tokenId}", s.notAllowed("DELETE"))
+
+	mux.Handle("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return errNotFound("no API resource at " + r.URL.Path)
+	}))
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", metrics)
+}
+
+// handlerFunc is a handler that may fail; handle renders the error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			var domainID string
+			if strings.HasPrefix(r.URL.Path, "/api/v1/domains/") {
+				domainID = r.PathValue("id")
+			}
+			writeError(w, r, s.logger, err, domainID)
+		}
+	})
+}
+
+func operatorOnly(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !actorFrom(r.Context()).Operator {
+			return errForbidden("only the operator token may manage orgs and their tokens")
+		}
+		return h(w, r)
+	}
+}
+
+func (s *Server) notAllowed(allowed string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allowed)
+		writeError(w, r, s.logger, errMethod(allowed), "")
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if s.ready != nil {
+		if err := s.ready(ctx); err != nil {
+			s.logger.Warn("not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
