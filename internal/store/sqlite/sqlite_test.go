@@ -1,0 +1,108 @@
+package sqlite
+
+import (
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/store/storetest"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
+)
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func openTemp(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "hallmark.db"), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Backend { return openTemp(t) })
+}
+
+func TestReopenKeepsDataAndMigrationsAreIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hallmark.db")
+	s, err := Open(t.Context(), path, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := customdomain.Domain{ID: "dom1", OrgID: "org1", Name: "login.acme.com", Version: 1, Created: time.Unix(1, 2)}
+	if err := s.CreateDomain(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendEvent(t.Context(), systemlog.Event{UUID: "u1", EventType: "x", Published: time.Unix(3, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		s, err = Open(t.Context(), path, discard())
+		if err != nil {
+			t.Fatalf("reopen %d: %v", i, err)
+		}
+		got, err := s.GetDomain(t.Context(), "dom1")
+		if err != nil || got.Name != d.Name || !got.Created.Equal(d.Created) {
+			t.Errorf("reopen %d: got %+v, %v, want the domain back", i, got, err)
+		}
+		var versions, tables int
+		if err := s.read.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.read.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'domains'`).Scan(&tables); err != nil {
+			t.Fatal(err)
+		}
+		if versions != 1 || tables != 1 {
+			t.Errorf("reopen %d: %d migrations recorded, %d domains tables, want 1 and 1", i, versions, tables)
+		}
+		evs, err := s.QueryEvents(t.Context(), systemlog.Query{All: true, Limit: 10})
+		if err != nil || len(evs) != 1 {
+			t.Errorf("reopen %d: events %v, %v, want 1", i, evs, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOpenRejectsBadPath(t *testing.T) {
+	for _, p := range []string{"", filepath.Join(t.TempDir(), "a?b.db"), filepath.Join(t.TempDir(), "missing-dir", "x", "h.db")} {
+		if s, err := Open(t.Context(), p, discard()); err == nil {
+			s.Close()
+			t.Errorf("Open(%q): got no error", p)
+		}
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	s := openTemp(t)
+	for _, db := range []struct {
+		name string
+		q    func(string) (string, error)
+	}{
+		{"write", func(p string) (v string, err error) { err = s.write.QueryRow("PRAGMA " + p).Scan(&v); return }},
+		{"read", func(p string) (v string, err error) { err = s.read.QueryRow("PRAGMA " + p).Scan(&v); return }},
+	} {
+		for p, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "synchronous": "1", "busy_timeout": "10000"} {
+			got, err := db.q(p)
+			if err != nil || got != want {
+				t.Errorf("%s connection: PRAGMA %s = %q, %v, want %q", db.name, p, got, err, want)
+			}
+		}
+	}
+	if _, err := s.read.Exec(`DELETE FROM domains`); err == nil {
+		t.Error("the read pool accepted a write")
+	}
+}

@@ -1,0 +1,28 @@
+// Package storetest is the conformance suite every storage backend passes:
+// the contracts of customdomain.Store, tenant.Store and systemlog.Store,
+// checked through their interfaces only. A backend's test calls Run with a
+// function that opens an empty store.
+package storetest
+
+import (
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
+)
+
+// Backend is everything a storage backend implements.
+type Backend interface {
+	customdomain.Store
+	tenant.Store
+	systemlog.Store
+}
+
+// Run runs the suite. open returns a new, empty backend for one subtest and
+// arranges its closing with t.Cleanup.
+func Run(t *testing.T, open func(t *testing.T) Backend) {
+	t.Run("domains", func(t *testing.T) { runDomains(t, open) })
+	t.Run("tenants", func(t *testing.T) { runTenants(t, open) })
+	t.Run("events", func(t *testing.T) { runEvents(t, open) })
+}
