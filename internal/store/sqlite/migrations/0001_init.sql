@@ -39,7 +39,7 @@ CREATE TABLE domains (
 	UNIQUE (org_id, name)
 );
 CREATE INDEX domains_org_id ON domains (org_id, id);
-CREATE INDEX domains_name ON domains (name);
+CREATE INDEX domains_name ON domains (name, id);
 CREATE INDEX domains_next_check ON domains (next_check, id) WHERE next_check IS NOT NULL;
 
 CREATE TABLE events (
