@@ -24,6 +24,7 @@ type Checker struct {
 	concurrency  int
 	discoveryTTL time.Duration
 	udp, tcp     *dns.Client
+	pool         udpPool
 
 	mu    sync.Mutex
 	cache map[string]delegation // by checked name

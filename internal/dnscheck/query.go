@@ -51,7 +51,7 @@ func (c *Checker) ask(ctx context.Context, j job) result {
 	m.SetEdns0(ednsSize, false)
 
 	qctx, cancel := context.WithTimeout(ctx, c.timeout)
-	resp, rtt, err := c.udp.ExchangeContext(qctx, m, j.srv.Addr)
+	resp, rtt, err := c.exchangeUDP(qctx, m, j.srv.Addr)
 	cancel()
 	if err == nil && resp.Truncated {
 		qctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -84,6 +84,21 @@ func (c *Checker) ask(ctx context.Context, j job) result {
 		}
 	}
 	return r
+}
+
+// exchangeUDP is one UDP exchange on a pooled socket.
+func (c *Checker) exchangeUDP(ctx context.Context, m *dns.Msg, addr string) (*dns.Msg, time.Duration, error) {
+	co, err := c.pool.get(ctx, c.udp, addr)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, rtt, err := c.udp.ExchangeWithConnContext(ctx, m, co)
+	if err != nil {
+		co.Close()
+		return nil, rtt, err
+	}
+	c.pool.put(addr, co)
+	return resp, rtt, nil
 }
 
 func classifyErr(ctx context.Context, addr string, err error) (rcode, msg string) {
