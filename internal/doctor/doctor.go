@@ -1,0 +1,316 @@
+// Package doctor diagnoses why a client cannot trust a TLS server: name
+// resolution, TCP, the proxy and its CONNECT answer, the handshake, the
+// served chain (through package trust), interception, pins, revocation, the
+// local clock and an allowlist profile. Independent checks run in parallel,
+// each step under its own timeout, and the result is a Report of findings
+// with evidence and fixes, written as text for people or as JSON.
+package doctor
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/finding"
+	"github.com/hallmark-dev/hallmark/trust"
+)
+
+// Finding ids added by the doctor to DESIGN.md's vocabulary; all are info.
+const (
+	ProxyUsed   = "proxy.used"   // the connection went through a proxy
+	AllowlistOK = "allowlist.ok" // a host:port of the profile was reached
+)
+
+// Resolver looks up host names. *net.Resolver satisfies it.
+type Resolver interface {
+	LookupHost(ctx context.Context, host string) ([]string, error)
+}
+
+// Config configures a Doctor. Zero values mean defaults.
+type Config struct {
+	// Roots is the trust store the client uses; nil means the system's.
+	Roots *x509.CertPool
+	// PublicRoots is the set of publicly trusted roots; nil means Mozilla's
+	// (trust.MozillaRoots).
+	PublicRoots *x509.CertPool
+	// Pins are the SPKI pins the client expects (sha256/BASE64).
+	Pins []string
+	// Profile is an allowlist profile to try; nil for none.
+	Profile *Profile
+	// Proxy chooses the proxy for a URL, as http.Transport.Proxy does; nil
+	// means no proxy. ProxySource says where it came from ("--proxy",
+	// "HTTPS_PROXY"), for the report.
+	Proxy       func(*url.URL) (*url.URL, error)
+	ProxySource string
+	// Timeout bounds each step (a look-up, a dial, a handshake, a fetch);
+	// zero means 5 seconds.
+	Timeout time.Duration
+	// Resolver resolves names; nil means net.DefaultResolver. Names under
+	// .invalid never resolve and are not looked up (RFC 6761).
+	Resolver Resolver
+	// Now is the local clock; nil means time.Now.
+	Now func() time.Time
+	// ClockSkew is the largest difference from the server's Date header
+	// that is not reported; zero means 2 minutes.
+	ClockSkew time.Duration
+}
+
+// Doctor diagnoses targets. It is safe for concurrent use.
+type Doctor struct {
+	cfg Config
+}
+
+// New validates cfg and returns a Doctor.
+func New(cfg Config) (*Doctor, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PublicRoots == nil {
+		cfg.PublicRoots = trust.MozillaRoots()
+	}
+	if cfg.ClockSkew <= 0 {
+		cfg.ClockSkew = 2 * time.Minute
+	}
+	for _, p := range cfg.Pins {
+		if _, err := trust.ParsePin(p); err != nil {
+			return nil, err
+		}
+	}
+	return &Doctor{cfg: cfg}, nil
+}
+
+// Report is the result of one diagnosis; its JSON form is DESIGN.md's.
+type Report struct {
+	Target     string            `json:"target"`
+	CheckedAt  time.Time         `json:"checkedAt"`
+	DurationMs int64             `json:"durationMs"`
+	Findings   []finding.Finding `json:"findings"`
+	Chain      []ChainCert       `json:"chain"`
+}
+
+// ChainCert is one certificate of the chain, leaf first.
+type ChainCert struct {
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	NotBefore time.Time `json:"notBefore"`
+	NotAfter  time.Time `json:"notAfter"`
+	DNSNames  []string  `json:"dnsNames"`
+	Pin       string    `json:"pin"`
+}
+
+// HasError reports whether a finding has severity error: exit status 1.
+func (r *Report) HasError() bool { return finding.HasError(r.Findings) }
+
+// attempt is one way of reaching the server: direct or through the proxy.
+type attempt struct {
+	via      string // "direct" or the proxy URL
+	conn     *tls.Conn
+	findings []finding.Finding // why it failed
+}
+
+func (a *attempt) ok() bool { return a.conn != nil }
+
+func (a *attempt) certs() []*x509.Certificate {
+	if a.conn == nil {
+		return nil
+	}
+	return a.conn.ConnectionState().PeerCertificates
+}
+
+// Diagnose checks t and returns the report. It never fails: what goes wrong
+// is a finding.
+func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
+	start := time.Now()
+	rep := &Report{Target: t.String(), CheckedAt: d.cfg.Now().UTC(), Findings: []finding.Finding{}, Chain: []ChainCert{}}
+	var mu sync.Mutex
+	add := func(fs ...finding.Finding) {
+		mu.Lock()
+		rep.Findings = append(rep.Findings, fs...)
+		mu.Unlock()
+	}
+
+	var proxyURL *url.URL
+	if d.cfg.Proxy != nil {
+		u, err := d.cfg.Proxy(&url.URL{Scheme: "https", Host: t.Addr()})
+		if err != nil {
+			add(finding.Finding{
+				ID: finding.ProxyConnectFailed, Severity: finding.Error,
+				Summary:  "The proxy setting cannot be used",
+				Detail:   fmt.Sprintf("Choosing the proxy for %s (%s) failed: %v.", t, d.cfg.ProxySource, err),
+				Fix:      "Correct the proxy setting (a URL such as http://proxy.corp:3128).",
+				Evidence: map[string]any{"source": d.cfg.ProxySource, "error": err.Error()},
+			})
+			return d.finish(rep, start)
+		}
+		proxyURL = u
+	}
+
+	var wg sync.WaitGroup
+	if d.cfg.Profile != nil {
+		wg.Go(func() { add(d.checkProbes(ctx, d.cfg.Profile.probes())...) })
+	}
+	var direct, proxied *attempt
+	var pw sync.WaitGroup
+	pw.Go(func() { direct = d.dialDirect(ctx, t) })
+	if proxyURL != nil {
+		pw.Go(func() { proxied = d.dialProxy(ctx, t, proxyURL) })
+	}
+	pw.Wait()
+	defer func() {
+		for _, a := range []*attempt{direct, proxied} {
+			if a != nil && a.conn != nil {
+				a.conn.Close()
+			}
+		}
+	}()
+
+	primary := direct
+	if proxied != nil {
+		primary = proxied
+		if !proxied.ok() {
+			for i := range proxied.findings {
+				f := &proxied.findings[i]
+				if direct.ok() {
+					f.Evidence["direct"] = "a direct connection (without the proxy) succeeds, so the proxy is what blocks"
+				} else {
+					f.Evidence["direct"] = "a direct connection fails too: " + direct.findings[0].Summary
+				}
+			}
+			add(proxied.findings...)
+			wg.Wait()
+			return d.finish(rep, start)
+		}
+		ev := map[string]any{"proxy": redact(proxyURL), "source": d.cfg.ProxySource, "connect": t.Addr(), "status": "200"}
+		switch {
+		case !direct.ok():
+			ev["direct"] = "fails: " + direct.findings[0].Summary
+		case direct.certs()[0].Equal(proxied.certs()[0]):
+			ev["direct"] = "same certificate as through the proxy"
+		default:
+			ev["direct"] = "a different certificate: the proxy re-signs the connection"
+			ev["directLeafPin"] = trust.Pin(direct.certs()[0])
+			ev["proxyLeafPin"] = trust.Pin(proxied.certs()[0])
+		}
+		add(finding.Finding{
+			ID: ProxyUsed, Severity: finding.Info,
+			Summary:  fmt.Sprintf("Connected through the proxy %s (from %s): CONNECT %s answered 200", redact(proxyURL), d.cfg.ProxySource, t.Addr()),
+			Evidence: ev,
+		})
+	} else if !direct.ok() {
+		add(direct.findings...)
+		wg.Wait()
+		return d.finish(rep, start)
+	}
+
+	cs := primary.conn.ConnectionState()
+	wg.Go(func() { add(d.checkClock(ctx, t, primary.conn)...) })
+
+	v, err := trust.New(trust.Config{
+		Roots: d.cfg.Roots, PublicRoots: d.cfg.PublicRoots, Pins: d.cfg.Pins,
+		Revocation: trust.RevocationHardFail, CheckAllSources: true,
+		HTTPClient: d.httpClient(), FetchTimeout: d.cfg.Timeout, Now: d.cfg.Now,
+	})
+	if err != nil { // the pins were validated by New
+		panic(err)
+	}
+	res, _ := v.Verify(ctx, t.Host, cs.PeerCertificates, cs.OCSPResponse)
+	for _, f := range res.Findings {
+		switch f.ID {
+		case finding.ChainIncomplete:
+			f.Severity = finding.Error // strict clients do not fetch through AIA
+		case finding.TLSIntercepted:
+			f.Fix = fmt.Sprintf("Ask the network or security team to exempt %s from TLS inspection (a bypass, or \"do not decrypt\", rule for %s). Pinned clients fail under inspection by design; installing the inspection root does not help them.", t.Host, t.Addr())
+			if proxied != nil {
+				f.Evidence["proxy"] = redact(proxyURL)
+				if direct.ok() && !direct.certs()[0].Equal(proxied.certs()[0]) {
+					f.Evidence["directLeafPin"] = trust.Pin(direct.certs()[0])
+					f.Evidence["proxyLeafPin"] = trust.Pin(proxied.certs()[0])
+					f.Detail += " Without the proxy the server presents a different certificate."
+				}
+			}
+		case finding.PinMismatch:
+			if strings.Contains(f.Fix, "bypass") {
+				f.Fix = fmt.Sprintf("Exempt %s from TLS inspection (a bypass rule on the proxy or firewall); pins cannot match a re-signed chain.", t.Addr())
+			}
+		case finding.RevocationUnreachable:
+			if u, _ := f.Evidence["url"].(string); u != "" && d.cfg.Proxy != nil {
+				if pu, err := d.cfg.Proxy(mustURL(u)); err == nil && pu != nil {
+					f.Evidence["via"] = redact(pu)
+					f.Fix += fmt.Sprintf(" (fetched through the proxy %s: allow it there)", redact(pu))
+				}
+			}
+		}
+		add(f)
+	}
+	chain := res.Chain
+	if len(chain) == 0 {
+		chain = slices.Concat(res.Served, res.Fetched)
+	}
+	for _, c := range chain {
+		rep.Chain = append(rep.Chain, ChainCert{
+			Subject: c.Subject.String(), Issuer: c.Issuer.String(),
+			NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(),
+			DNSNames: append([]string{}, c.DNSNames...), Pin: trust.Pin(c),
+		})
+	}
+	if d.cfg.Profile != nil {
+		wg.Go(func() { add(d.checkProbes(ctx, chainProbes(chain, d.cfg.Profile))...) })
+	}
+	wg.Wait()
+	return d.finish(rep, start)
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		return &url.URL{}
+	}
+	return u
+}
+
+// redact returns a proxy URL without its password.
+func redact(u *url.URL) string { return u.Redacted() }
+
+func (d *Doctor) finish(rep *Report, start time.Time) *Report {
+	rank := map[finding.Severity]int{finding.Error: 0, finding.Warning: 1, finding.Info: 2}
+	slices.SortStableFunc(rep.Findings, func(a, b finding.Finding) int {
+		if r := rank[a.Severity] - rank[b.Severity]; r != 0 {
+			return r
+		}
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Summary, b.Summary)
+	})
+	rep.DurationMs = time.Since(start).Milliseconds()
+	return rep
+}
+
+// httpClient fetches revocation and AIA URLs the way the client would:
+// through the configured proxy, resolving with the configured resolver.
+func (d *Doctor) httpClient() *http.Client {
+	tr := &http.Transport{
+		DialContext:           d.dialContext,
+		TLSHandshakeTimeout:   d.cfg.Timeout,
+		ResponseHeaderTimeout: d.cfg.Timeout,
+		DisableKeepAlives:     true,
+	}
+	if d.cfg.Proxy != nil {
+		tr.Proxy = func(r *http.Request) (*url.URL, error) { return d.cfg.Proxy(r.URL) }
+	}
+	return &http.Client{Transport: tr, Timeout: 2 * d.cfg.Timeout}
+}

@@ -1,0 +1,365 @@
+package doctor
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/finding"
+	"github.com/hallmark-dev/hallmark/trust"
+)
+
+// lookup resolves host; IP literals are returned as they are and names
+// under .invalid fail at once without a query (RFC 6761 section 6.4).
+func (d *Doctor) lookup(ctx context.Context, host string) ([]string, error) {
+	if net.ParseIP(host) != nil {
+		return []string{host}, nil
+	}
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "invalid" || strings.HasSuffix(h, ".invalid") {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	return d.cfg.Resolver.LookupHost(ctx, host)
+}
+
+// dialContext resolves with the doctor's resolver and dials the first
+// address that answers, under one step timeout.
+func (d *Doctor) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	ips, err := d.lookup(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	return d.dialIPs(ctx, ips, port)
+}
+
+func (d *Doctor) dialIPs(ctx context.Context, ips []string, port string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	var dl net.Dialer
+	var errs []error
+	for _, ip := range ips {
+		c, err := dl.DialContext(ctx, "tcp", net.JoinHostPort(ip, port))
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (d *Doctor) dialDirect(ctx context.Context, t Target) *attempt {
+	a := &attempt{via: "direct"}
+	ips, err := d.lookup(ctx, t.Host)
+	if err != nil {
+		a.findings = append(a.findings, finding.Finding{
+			ID: finding.DNSResolveFailed, Severity: finding.Error,
+			Summary:  fmt.Sprintf("The name %s does not resolve", t.Host),
+			Detail:   fmt.Sprintf("Looking up %s failed: %v.", t.Host, err),
+			Fix:      fmt.Sprintf("Check the spelling of %s. If it is right, its DNS record is missing, or this network's resolver cannot see it (split DNS, VPN not connected): create the record, or use the resolver that knows it.", t.Host),
+			Evidence: map[string]any{"host": t.Host, "error": err.Error()},
+		})
+		return a
+	}
+	conn, err := d.dialIPs(ctx, ips, strconv.Itoa(t.Port))
+	if err != nil {
+		what := "refused or did not answer"
+		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+			what = "timed out"
+		} else if strings.Contains(err.Error(), "refused") {
+			what = "was refused"
+		}
+		a.findings = append(a.findings, finding.Finding{
+			ID: finding.NetConnectFailed, Severity: finding.Error,
+			Summary:  fmt.Sprintf("TCP to %s %s", t.Addr(), what),
+			Detail:   fmt.Sprintf("%s resolves to %s; connecting to port %d failed: %v.", t.Host, strings.Join(ips, ", "), t.Port, err),
+			Fix:      fmt.Sprintf("Check that the server listens on port %d, and that no firewall blocks outbound TCP from this network to %s (allowlist line: %s). If this network only allows the web through a proxy, configure it (--proxy or HTTPS_PROXY).", t.Port, t.Addr(), t.Addr()),
+			Evidence: map[string]any{"host": t.Host, "port": t.Port, "addresses": ips, "error": err.Error()},
+		})
+		return a
+	}
+	d.handshake(ctx, t, conn, a)
+	return a
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (d *Doctor) dialProxy(ctx context.Context, t Target, pu *url.URL) *attempt {
+	a := &attempt{via: redact(pu)}
+	fail := func(summary, detail, fix string, ev map[string]any) *attempt {
+		ev["proxy"], ev["target"] = redact(pu), t.Addr()
+		if d.cfg.ProxySource != "" {
+			ev["source"] = d.cfg.ProxySource
+		}
+		a.findings = append(a.findings, finding.Finding{ID: finding.ProxyConnectFailed, Severity: finding.Error, Summary: summary, Detail: detail, Fix: fix, Evidence: ev})
+		return a
+	}
+	if pu.Scheme != "http" {
+		return fail(fmt.Sprintf("The proxy %s is not an http:// proxy", redact(pu)), "The doctor speaks CONNECT to http:// proxies only.", "Give an http:// proxy URL.", map[string]any{})
+	}
+	port := pu.Port()
+	if port == "" {
+		port = "80"
+	}
+	conn, err := d.dialContext(ctx, "tcp", net.JoinHostPort(pu.Hostname(), port))
+	if err != nil {
+		return fail(fmt.Sprintf("The proxy %s cannot be reached", redact(pu)),
+			fmt.Sprintf("Connecting to the proxy at %s:%s failed: %v.", pu.Hostname(), port, err),
+			fmt.Sprintf("Check the proxy setting (%s) and that the proxy runs; or, if this network allows direct connections, do not set a proxy.", d.cfg.ProxySource),
+			map[string]any{"host": pu.Hostname(), "port": port, "error": err.Error()})
+	}
+	conn.SetDeadline(time.Now().Add(d.cfg.Timeout))
+	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: t.Addr()}, Host: t.Addr(), Header: proxyHeader(pu)}
+	br := bufio.NewReader(conn)
+	err = req.Write(conn)
+	var resp *http.Response
+	if err == nil {
+		resp, err = http.ReadResponse(br, req)
+	}
+	if err != nil {
+		conn.Close()
+		return fail(fmt.Sprintf("The proxy %s did not answer CONNECT %s", redact(pu), t.Addr()),
+			fmt.Sprintf("Sending CONNECT %s to the proxy failed: %v.", t.Addr(), err),
+			"Check that this is an HTTP proxy that accepts CONNECT.",
+			map[string]any{"host": pu.Hostname(), "port": port, "error": err.Error()})
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		conn.Close()
+		fix := fmt.Sprintf("Ask the proxy's administrators to allow CONNECT to %s (allowlist line: %s).", t.Addr(), t.Addr())
+		if resp.StatusCode == http.StatusProxyAuthRequired {
+			fix = "The proxy wants credentials: configure the client with them (http://user:pass@proxy:port), or ask for the host to be allowed without authentication."
+		}
+		return fail(fmt.Sprintf("The proxy %s refused CONNECT %s: %s", redact(pu), t.Addr(), resp.Status),
+			fmt.Sprintf("The proxy answered %q to CONNECT %s, so no TLS session can start.", resp.Status, t.Addr()),
+			fix,
+			map[string]any{"host": pu.Hostname(), "port": port, "status": resp.StatusCode})
+	}
+	conn.SetDeadline(time.Time{})
+	if br.Buffered() > 0 {
+		conn.Close()
+		return fail(fmt.Sprintf("The proxy %s answered CONNECT with extra data", redact(pu)), "Bytes followed the 200 answer before the TLS handshake.", "Check the proxy.", map[string]any{"host": pu.Hostname(), "port": port})
+	}
+	d.handshake(ctx, t, conn, a)
+	return a
+}
+
+// handshake runs the TLS handshake on conn without verifying (package trust
+// judges the chain afterwards) and records a failure.
+func (d *Doctor) handshake(ctx context.Context, t Target, conn net.Conn, a *attempt) {
+	sni := t.Host
+	if net.ParseIP(sni) != nil {
+		sni = ""
+	}
+	tc := tls.Client(conn, &tls.Config{ServerName: sni, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	hctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	err := tc.HandshakeContext(hctx)
+	if err == nil {
+		a.conn = tc
+		return
+	}
+	conn.Close()
+	f := finding.Finding{
+		ID: finding.TLSHandshakeFailed, Severity: finding.Error,
+		Summary:  fmt.Sprintf("No TLS session with %s", t.Addr()),
+		Detail:   fmt.Sprintf("The TLS handshake (via %s) failed: %v.", a.via, err),
+		Fix:      fmt.Sprintf("Check that %s serves TLS 1.2 or 1.3 with a certificate for %s; if a middlebox sits in between, test from another network.", t.Addr(), t.Host),
+		Evidence: map[string]any{"host": t.Host, "port": t.Port, "via": a.via, "error": err.Error()},
+	}
+	if rhe, ok := errors.AsType[tls.RecordHeaderError](err); ok && strings.HasPrefix(string(rhe.RecordHeader[:]), "HTTP/") {
+		f.Summary = fmt.Sprintf("%s speaks plain HTTP, not TLS", t.Addr())
+		f.Detail = fmt.Sprintf("The server answered the TLS hello with an HTTP response (%q...): this port serves unencrypted HTTP.", string(rhe.RecordHeader[:]))
+		f.Fix = fmt.Sprintf("Use the HTTPS port of the server (usually 443), or enable TLS on port %d.", t.Port)
+		f.Evidence["plainHTTP"] = true
+	}
+	a.findings = append(a.findings, f)
+}
+
+// checkClock compares the local clock with the server's Date header, read
+// over the established connection.
+func (d *Doctor) checkClock(ctx context.Context, t Target, conn *tls.Conn) []finding.Finding {
+	deadline := time.Now().Add(d.cfg.Timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	conn.SetDeadline(deadline)
+	req, _ := http.NewRequest(http.MethodHead, "https://"+t.Addr()+"/", nil)
+	req.Close = true
+	req.Header.Set("User-Agent", "hallmark-doctor")
+	if err := req.Write(conn); err != nil {
+		return nil
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return nil
+	}
+	resp.Body.Close()
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return nil
+	}
+	now := d.cfg.Now()
+	skew := now.Sub(date)
+	if skew.Abs() <= d.cfg.ClockSkew {
+		return nil
+	}
+	dir := "ahead of"
+	if skew < 0 {
+		dir = "behind"
+	}
+	return []finding.Finding{{
+		ID: finding.ClockSkew, Severity: finding.Warning,
+		Summary:  fmt.Sprintf("This machine's clock is %s %s the server's", skew.Abs().Round(time.Second), dir),
+		Detail:   fmt.Sprintf("Local time %s; the server's Date header says %s. A clock off by hours or days makes valid certificates look expired or not yet valid.", now.UTC().Format(time.RFC3339), date.UTC().Format(time.RFC3339)),
+		Fix:      "Synchronise this machine's clock (NTP: timedatectl set-ntp true, w32tm /resync, or the system settings).",
+		Evidence: map[string]any{"local": now.UTC().Format(time.RFC3339), "server": date.UTC().Format(time.RFC3339), "skewSeconds": int64(skew.Seconds())},
+	}}
+}
+
+// probe is one host:port to try for the allowlist.
+type probe struct {
+	host  string
+	port  int
+	entry string // the profile entry (a wildcard for a probe host) or "chain"
+	why   string
+}
+
+// chainProbes returns the revocation and AIA hosts of the chain not already
+// in the profile.
+func chainProbes(chain []*x509.Certificate, p *Profile) []probe {
+	have := map[string]bool{}
+	for _, pr := range p.probes() {
+		have[net.JoinHostPort(pr.host, strconv.Itoa(pr.port))] = true
+	}
+	var out []probe
+	for _, c := range chain {
+		for _, u := range slices.Concat(c.CRLDistributionPoints, c.OCSPServer, c.IssuingCertificateURL) {
+			h, port := trust.HostPort(u)
+			key := net.JoinHostPort(h, strconv.Itoa(port))
+			if h == "" || have[key] {
+				continue
+			}
+			have[key] = true
+			out = append(out, probe{host: h, port: port, entry: "chain", why: "revocation or AIA URL of " + trust.Name(c) + ": " + u})
+		}
+	}
+	return out
+}
+
+// checkProbes tries every probe at once and reports each.
+func (d *Doctor) checkProbes(ctx context.Context, probes []probe) []finding.Finding {
+	out := make([]finding.Finding, len(probes))
+	var wg sync.WaitGroup
+	for i, p := range probes {
+		wg.Go(func() { out[i] = d.checkProbe(ctx, p) })
+	}
+	wg.Wait()
+	return out
+}
+
+func (d *Doctor) checkProbe(ctx context.Context, p probe) finding.Finding {
+	addr := net.JoinHostPort(p.host, strconv.Itoa(p.port))
+	ev := map[string]any{"host": p.host, "port": p.port, "entry": p.entry}
+	if p.why != "" {
+		ev["why"] = p.why
+	}
+	via := "direct"
+	var err error
+	var pu *url.URL
+	if d.cfg.Proxy != nil {
+		pu, err = d.cfg.Proxy(&url.URL{Scheme: "https", Host: addr})
+	}
+	if err == nil && pu != nil {
+		via = redact(pu)
+		err = d.connectOnly(ctx, addr, pu)
+	} else if err == nil {
+		var c net.Conn
+		c, err = d.dialContext(ctx, "tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+	}
+	ev["via"] = via
+	if err == nil {
+		return finding.Finding{ID: AllowlistOK, Severity: finding.Info, Summary: fmt.Sprintf("%s is reachable (%s)", addr, via), Evidence: ev}
+	}
+	ev["error"] = err.Error()
+	label := addr
+	if p.entry != "chain" && p.entry != p.host {
+		label = fmt.Sprintf("%s (for %s)", addr, p.entry)
+	}
+	return finding.Finding{
+		ID: finding.AllowlistBlocked, Severity: finding.Error,
+		Summary:  fmt.Sprintf("%s cannot be reached", label),
+		Detail:   fmt.Sprintf("Connecting to %s (%s) failed: %v.", addr, via, err),
+		Fix:      fmt.Sprintf("Allow outbound TCP to %s on the firewall%s. Allowlist line: %s:%d", p.host, map[bool]string{true: " and the proxy", false: ""}[via != "direct"], hostOrEntry(p), p.port),
+		Evidence: ev,
+	}
+}
+
+func hostOrEntry(p probe) string {
+	if strings.HasPrefix(p.entry, "*.") {
+		return p.entry
+	}
+	return p.host
+}
+
+// connectOnly asks the proxy for a tunnel to addr and reports whether it
+// opened.
+func (d *Doctor) connectOnly(ctx context.Context, addr string, pu *url.URL) error {
+	port := pu.Port()
+	if port == "" {
+		port = "80"
+	}
+	conn, err := d.dialContext(ctx, "tcp", net.JoinHostPort(pu.Hostname(), port))
+	if err != nil {
+		return fmt.Errorf("proxy %s unreachable: %w", redact(pu), err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(d.cfg.Timeout))
+	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: addr}, Host: addr, Header: proxyHeader(pu)}
+	if err := req.Write(conn); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return fmt.Errorf("proxy %s: %w", redact(pu), err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("proxy %s answered CONNECT %s with %s", redact(pu), addr, resp.Status)
+	}
+	return nil
+}
+
+// proxyHeader returns the headers of a CONNECT, with the proxy's
+// credentials when its URL carries them.
+func proxyHeader(pu *url.URL) http.Header {
+	h := http.Header{}
+	if pu.User != nil {
+		pass, _ := pu.User.Password()
+		h.Set("Proxy-Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(pu.User.Username()+":"+pass)))
+	}
+	return h
+}
