@@ -388,14 +388,27 @@ func weakSignature(a x509.SignatureAlgorithm) bool {
 	return true
 }
 
+// isSelfSigned: issuer equals subject and the certificate's own key made
+// the signature (CA or not, which CheckSignatureFrom would insist on).
 func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+	if !bytes.Equal(c.RawIssuer, c.RawSubject) {
+		return false
+	}
+	err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
+	var insecure x509.InsecureAlgorithmError
+	return err == nil || errors.As(err, &insecure)
 }
 
 // signedBy reports whether parent's key signed child. CheckSignatureFrom
-// also insists that parent be a CA, which is what a chain needs.
+// also insists that parent be a CA, which is what a chain needs. A weak
+// algorithm counts as linked here: weakSignature reports it on its own.
 func signedBy(child, parent *x509.Certificate) bool {
-	return bytes.Equal(child.RawIssuer, parent.RawSubject) && child.CheckSignatureFrom(parent) == nil
+	if !bytes.Equal(child.RawIssuer, parent.RawSubject) {
+		return false
+	}
+	err := child.CheckSignatureFrom(parent)
+	var insecure x509.InsecureAlgorithmError
+	return err == nil || errors.As(err, &insecure)
 }
 
 func describeCert(c *x509.Certificate) string {
