@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -14,6 +15,25 @@ type Log struct {
 	store  Store
 	logger *slog.Logger
 	now    func() time.Time
+
+	mu      sync.Mutex
+	changed chan struct{} // closed at the next Append; nil until asked for
+}
+
+// Changed returns a channel that is closed when the next event is appended
+// through this Log, for followers (a long poll, `hallmark logs --follow`):
+// take the channel, query with the next cursor, and when the page is empty
+// wait on the channel or the context, then query again. Taking it before
+// the query means no append can fall in between unseen. Appends by other
+// processes sharing the database do not close it, so a follower on a
+// shared database also re-queries on a timer.
+func (l *Log) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.changed == nil {
+		l.changed = make(chan struct{})
+	}
+	return l.changed
 }
 
 // New returns a Log on store. now is the clock (time.Now in production).
@@ -46,6 +66,12 @@ func (l *Log) Append(ctx context.Context, e Event) (Event, error) {
 		return Event{}, fmt.Errorf("appending %s event: %w", e.EventType, err)
 	}
 	e.Seq = seq
+	l.mu.Lock()
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
+	l.mu.Unlock()
 	l.logger.DebugContext(ctx, "system log event", "eventType", e.EventType, "uuid", e.UUID, "seq", seq, "org", e.OrgID)
 	return e, nil
 }

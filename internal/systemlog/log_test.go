@@ -154,3 +154,34 @@ func TestQueryPaging(t *testing.T) {
 		}
 	}
 }
+
+func TestChanged(t *testing.T) {
+	l, _ := newTestLog(time.Now())
+	ch := l.Changed()
+	if ch2 := l.Changed(); ch2 != ch {
+		t.Error("two calls before an append: got different channels")
+	}
+	select {
+	case <-ch:
+		t.Fatal("closed before any append")
+	default:
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ch
+	}()
+	if _, err := l.Append(t.Context(), Event{EventType: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter was not woken by Append")
+	}
+	select {
+	case <-l.Changed():
+		t.Fatal("the channel taken after the append is already closed")
+	default:
+	}
+}

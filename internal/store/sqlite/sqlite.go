@@ -131,6 +131,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return err
 	}
+	if latest := ms[len(ms)-1].version; current > latest {
+		return fmt.Errorf("the database has schema version %d, newer than this program's %d; run a newer hallmark", current, latest)
+	}
 	applied := 0
 	for _, m := range ms {
 		if m.version <= current {

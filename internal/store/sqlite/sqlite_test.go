@@ -1,9 +1,12 @@
 package sqlite
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,5 +107,91 @@ func TestPragmas(t *testing.T) {
 	}
 	if _, err := s.read.Exec(`DELETE FROM domains`); err == nil {
 		t.Error("the read pool accepted a write")
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hallmark.db")
+	s, err := Open(t.Context(), path, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.ExecContext(t.Context(), `INSERT INTO schema_migrations (version, applied) VALUES (999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(t.Context(), path, discard()); err == nil || !strings.Contains(err.Error(), "schema version 999, newer") {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("got %v, want a newer-schema error", err)
+	}
+}
+
+// TestTwoStoresOneFile claims from two Stores on the same file, as two
+// processes would: BEGIN IMMEDIATE and the busy timeout keep them from
+// failing with SQLITE_BUSY or claiming a domain twice.
+func TestTwoStoresOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hallmark.db")
+	var stores [2]*Store
+	for i := range stores {
+		s, err := Open(t.Context(), path, discard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 80
+	for i := range n {
+		d := customdomain.Domain{ID: fmt.Sprintf("dom%02d", i), OrgID: "org1", Name: fmt.Sprintf("d%d.example.com", i),
+			Version: 1, NextCheck: now.Add(-time.Duration(i) * time.Second)}
+		if err := stores[i%2].CreateDomain(t.Context(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+		wg   sync.WaitGroup
+		errc = make(chan error, 6)
+	)
+	for w := range 6 {
+		wg.Go(func() {
+			s := stores[w%2]
+			for {
+				ds, err := s.ClaimDue(t.Context(), now, now.Add(time.Hour), 2)
+				if err != nil {
+					errc <- err
+					return
+				}
+				if len(ds) == 0 {
+					return
+				}
+				if _, err := s.AppendEvent(t.Context(), systemlog.Event{UUID: ds[0].ID, EventType: "claim", Published: now}); err != nil {
+					errc <- err
+					return
+				}
+				mu.Lock()
+				for _, d := range ds {
+					seen[d.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatalf("worker: %v", err)
+	}
+	if len(seen) != n {
+		t.Errorf("claimed %d distinct domains, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s claimed %d times", id, c)
+		}
 	}
 }
