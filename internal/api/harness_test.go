@@ -41,6 +41,8 @@ type envOptions struct {
 	rateLimit   int
 	window      time.Duration
 	background  bool // run the scheduler
+	// dns overrides where the checker looks (default: the env's dnstest world).
+	dns *dnscheck.Config
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -54,7 +56,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	t.Cleanup(func() { st.Close() })
 	world := dnstest.NewWorld(t, dnstest.WorldConfig{Zone: "acme.test.", Nameservers: 2})
 	world.Set("edge.hallmark.test. 300 IN A 127.0.0.1")
-	checker, err := dnscheck.New(dnscheck.Config{Resolvers: world.Resolvers(), NameserverPort: world.NameserverPort(), Timeout: 500 * time.Millisecond})
+	dcfg := dnscheck.Config{Resolvers: world.Resolvers(), NameserverPort: world.NameserverPort(), Timeout: 500 * time.Millisecond}
+	if o.dns != nil {
+		dcfg = *o.dns
+	}
+	checker, err := dnscheck.New(dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,46 @@
+# Hallmark — make help lists the targets.
+GO      ?= go
+PKGS    := ./...
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/hallmark
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/hallmark ./cmd/hallmark
+
+.PHONY: run
+run: build ## Run the service on its embedded defaults (SQLite in ./hallmark-data, API on 127.0.0.1:8080)
+	./bin/hallmark serve
+
+.PHONY: test
+test: ## Run every test, including the BIND 9 tier (HALLMARK_REQUIRE_SERVICES=1 makes a missing service fail)
+	$(GO) vet $(PKGS)
+	$(GO) test -race -timeout 20m $(PKGS)
+
+.PHONY: test-short
+test-short: ## Run the tests that need nothing installed
+	$(GO) test -short $(PKGS)
+
+.PHONY: bench
+bench: ## Run the benchmarks (see BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/dnscheck/ ./internal/api/ ./internal/store/sqlite/
+
+.PHONY: fuzz
+fuzz: ## Fuzz name normalisation and the log filter parser for 30s each
+	$(GO) test -run '^$$' -fuzz FuzzNormalizeName -fuzztime 30s ./internal/customdomain/
+	$(GO) test -run '^$$' -fuzz FuzzParseFilter -fuzztime 30s ./internal/systemlog/
+
+.PHONY: check
+check: ## gofmt, go vet and go mod tidy must be clean
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet $(PKGS)
+	$(GO) mod tidy -diff
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf bin
