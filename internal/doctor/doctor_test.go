@@ -44,7 +44,7 @@ type env struct {
 	rev         *testpki.Revocation
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{rev: testpki.NewRevocation(t)}
 	e.root = testpki.Issue(t, testpki.Template{CN: "Acme Test Root", CA: true, Key: "root", NotBefore: testpki.Now.Add(-365 * 24 * time.Hour), NotAfter: testpki.Now.Add(3650 * 24 * time.Hour)}, nil)
@@ -56,7 +56,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // leaf mints the server certificate for host; edit adjusts the template.
-func (e *env) leaf(t *testing.T, edit func(*testpki.Template)) *testpki.Cert {
+func (e *env) leaf(t testing.TB, edit func(*testpki.Template)) *testpki.Cert {
 	t.Helper()
 	lt := testpki.Template{CN: host, DNSNames: []string{host}, Key: "leaf", Serial: 100,
 		CRL: []string{e.rev.CRLURL("inter")}, OCSP: []string{e.rev.OCSPURL("inter")}, AIA: []string{e.rev.AIAURL("inter")}}
