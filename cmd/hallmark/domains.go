@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/hallmark-dev/hallmark/finding"
 )
@@ -143,13 +144,23 @@ func newDomainsCmd(stdout io.Writer) *cobra.Command {
 					fmt.Fprintf(stdout, "deleted %s\n", args[0])
 					return nil
 				}
-				return show(raw)
+				if err := show(raw); err != nil {
+					return err
+				}
+				if suffix == "/verify" {
+					// Scripts can loop on the exit status: 0 once proven.
+					var d domain
+					if json.Unmarshal(raw, &d) == nil && d.ValidationStatus != "VERIFIED" && d.ValidationStatus != "COMPLETED" {
+						return &exitError{Code: 1}
+					}
+				}
+				return nil
 			},
 		}
 	}
 	cmd.AddCommand(create, list,
 		byID("get", "Show a domain: status, records to publish, diagnosis", "GET", ""),
-		byID("verify", "Check the domain's DNS records now and show the result", "POST", "/verify"),
+		byID("verify", "Check the domain's DNS records now and show the result (exit 1 until ownership is proven)", "POST", "/verify"),
 		byID("delete", "Delete a domain", "DELETE", ""),
 	)
 	return cmd
@@ -178,19 +189,31 @@ func writeDomain(w io.Writer, d domain) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.RecordType, r.FQDN, strings.Join(r.Values, " "))
 	}
 	tw.Flush()
+	if zone, err := publicsuffix.EffectiveTLDPlusOne(d.Domain); err == nil {
+		for _, r := range d.DNSRecords {
+			if label, ok := strings.CutSuffix(r.FQDN, "."+zone); ok {
+				fmt.Fprintf(w, "  (if your DNS host appends %s to names, enter only %q for the %s record)\n", zone, label, r.RecordType)
+				break
+			}
+		}
+	}
 	v := d.Verification
-	if v.LastCheckedAt != "" || v.NextCheckAt != "" {
-		fmt.Fprintln(w)
-		if v.LastCheckedAt != "" {
-			fmt.Fprintf(w, "Last checked %s.", v.LastCheckedAt)
-		}
-		if v.NextCheckAt != "" {
-			fmt.Fprintf(w, " Next check %s.", v.NextCheckAt)
-		}
-		if v.WindowEndsAt != "" {
-			fmt.Fprintf(w, " Checks stop %s.", v.WindowEndsAt)
-		}
-		fmt.Fprintln(w)
+	var when []string
+	if v.LastCheckedAt != "" {
+		when = append(when, "Last checked "+v.LastCheckedAt+".")
+	}
+	if v.NextCheckAt != "" {
+		when = append(when, "Next check "+v.NextCheckAt+".")
+	}
+	if v.WindowEndsAt != "" {
+		when = append(when, "Checks stop "+v.WindowEndsAt+".")
+	}
+	if len(when) > 0 {
+		fmt.Fprintf(w, "\n%s\n", strings.Join(when, " "))
+	}
+	switch d.ValidationStatus {
+	case "NOT_STARTED", "IN_PROGRESS", "FAILED_TO_VERIFY":
+		fmt.Fprintf(w, "\nPublish the records above, then run: hallmark domains verify %s\n", d.ID)
 	}
 	writeFindings(w, d.Diagnosis)
 }

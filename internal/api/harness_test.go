@@ -28,7 +28,7 @@ const cnameTarget = "edge.hallmark.test"
 // env is a whole API over a real SQLite database and a DNS world that
 // speaks the wire protocol on loopback.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *httptest.Server
 	world    *dnstest.World
 	store    *sqlite.Store
@@ -45,7 +45,7 @@ type envOptions struct {
 	dns *dnscheck.Config
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := t.Context()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -97,7 +97,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decoding %s: %v", r.body, err)

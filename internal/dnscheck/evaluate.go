@@ -522,9 +522,16 @@ func (ev *evaluation) faultFindings() {
 		}
 		label := list([]Server{k.srv})
 		var what []string
+		timedOut := true
 		for _, q := range qs {
 			r, _ := ev.findResult(k.srv, q)
 			w := q + ": " + r.Rcode
+			if r.Rcode == RcodeError && r.Error != "" {
+				w += " (" + r.Error + ")"
+			}
+			if r.Rcode != RcodeTimeout {
+				timedOut = false
+			}
 			if r.Rcode == "NOERROR" || r.Rcode == "NXDOMAIN" {
 				w += " without the authoritative (AA) bit"
 				if r.Authoritative {
@@ -549,6 +556,9 @@ func (ev *evaluation) faultFindings() {
 			f.Fix = fmt.Sprintf("The server cannot serve the zone %s: check the zone at the DNS host (a zone that failed to load, or broken DNSSEC signatures), or remove the server from the NS records of %s at the registrar.", zone, zone)
 		case finding.DNSTimeout:
 			f.Summary = fmt.Sprintf("The nameserver %s does not answer within %v (%s)", label, ev.c.timeout, others)
+			if !timedOut {
+				f.Summary = fmt.Sprintf("The nameserver %s cannot be reached (%s)", label, others)
+			}
 			f.Fix = fmt.Sprintf("Check that the server is running and reachable on UDP and TCP port 53 (a firewall may drop DNS), or remove it from the NS records of %s at the registrar.", zone)
 		case finding.DNSLameDelegation:
 			f.Summary = fmt.Sprintf("The nameserver %s is listed for %s but does not serve it (%s)", label, zone, others)
