@@ -1,0 +1,93 @@
+package tenant_test
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
+)
+
+func newService(t *testing.T) *tenant.Service {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return tenant.NewService(st)
+}
+
+func TestBootstrap(t *testing.T) {
+	ctx := t.Context()
+	t.Run("ok/generated-once", func(t *testing.T) {
+		s := newService(t)
+		secret, created, err := s.Bootstrap(ctx, "")
+		if err != nil || !created || !strings.HasPrefix(secret, "hm_") || len(secret) < 40 {
+			t.Fatalf("Bootstrap = %q, %v, %v; want a new hm_ token", secret, created, err)
+		}
+		tok, err := s.Authenticate(ctx, secret)
+		if err != nil || !tok.Operator() {
+			t.Fatalf("Authenticate(bootstrap) = %+v, %v; want the operator", tok, err)
+		}
+		again, created, err := s.Bootstrap(ctx, "")
+		if err != nil || created || again != "" {
+			t.Fatalf("second Bootstrap = %q, %v, %v; want nothing new and no secret", again, created, err)
+		}
+	})
+	t.Run("ok/given", func(t *testing.T) {
+		s := newService(t)
+		if _, _, err := s.Bootstrap(ctx, "operator-token-0123456789"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(ctx, "operator-token-0123456789"); err != nil {
+			t.Fatalf("Authenticate(given) = %v", err)
+		}
+	})
+	t.Run("fail/short", func(t *testing.T) {
+		if _, _, err := newService(t).Bootstrap(ctx, "short"); err == nil {
+			t.Fatal("Bootstrap(short) succeeded, want an error")
+		}
+	})
+}
+
+func TestTokens(t *testing.T) {
+	ctx := t.Context()
+	s := newService(t)
+	o, err := s.CreateOrg(ctx, tenant.Org{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, secret, err := s.CreateToken(ctx, o.ID, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(tok.Hash) == secret || strings.Contains(string(tok.Hash), secret) {
+		t.Fatal("the stored token holds the secret")
+	}
+	got, err := s.Authenticate(ctx, secret)
+	if err != nil || got.OrgID != o.ID || got.Operator() {
+		t.Fatalf("Authenticate = %+v, %v; want org %s", got, err, o.ID)
+	}
+	if err := s.RevokeToken(ctx, o.ID, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, secret); !errors.Is(err, tenant.ErrInvalidToken) {
+		t.Fatalf("Authenticate(revoked) = %v, want ErrInvalidToken", err)
+	}
+	for _, bad := range []string{"", "hm_unknown", strings.Repeat("x", 4096)} {
+		if _, err := s.Authenticate(ctx, bad); !errors.Is(err, tenant.ErrInvalidToken) {
+			t.Errorf("Authenticate(%.20q) = %v, want ErrInvalidToken", bad, err)
+		}
+	}
+	if err := s.RevokeToken(ctx, "orgNope", tok.ID); err == nil {
+		t.Fatal("RevokeToken on an unknown org succeeded")
+	}
+	if _, err := s.CreateOrg(ctx, tenant.Org{Name: "  "}); err == nil {
+		t.Fatal("CreateOrg with a blank name succeeded")
+	}
+}
