@@ -61,7 +61,37 @@ type Domain struct {
 	Attempts int
 	// Diagnosis holds the findings of the latest check.
 	Diagnosis []finding.Finding
+
+	// Cert summarises the certificate stored (and served) for the name;
+	// zero until there is one.
+	Cert CertInfo
+	// IssueAttempts counts consecutive failed issuance or renewal attempts.
+	IssueAttempts int
+	// IssueRetryAt is when the next attempt is due after a failure; zero
+	// when none failed.
+	IssueRetryAt time.Time
+	// MovedSince is when the name was first seen no longer pointing here
+	// (its CNAME removed or changed) after activation; zero while it does.
+	MovedSince time.Time
+	// ExpiryWarnedAt is when the cert_expiring event was recorded for
+	// Cert; zero until then, and again for each new certificate.
+	ExpiryWarnedAt time.Time
 }
+
+// CertInfo is what the domain records of its certificate: the
+// publicCertificate and the renewal plan. The certificate and its sealed
+// key live in the certificate store.
+type CertInfo struct {
+	Subject     string
+	Fingerprint string // SHA-256 of the leaf, colon hex
+	Issuer      string // "builtin", "acme" or "manual"
+	NotBefore   time.Time
+	NotAfter    time.Time
+	RenewAt     time.Time // zero for manual certificates
+}
+
+// Has reports whether a certificate is recorded.
+func (c CertInfo) Has() bool { return c.Fingerprint != "" }
 
 // Store keeps domains.
 type Store interface {

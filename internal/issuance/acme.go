@@ -79,10 +79,12 @@ type ACME struct {
 	accounts   AccountStore
 	challenges ChallengeStore
 
-	mu     sync.Mutex // guards client
+	mu     sync.Mutex // guards client, caaIDs and reregister
 	client *lego.Client
 	caaIDs []string
-	hasARI bool
+	// reregister ignores the stored account: the CA said it does not know
+	// it (a test CA restarted, or the CA dropped the account).
+	reregister bool
 }
 
 var (
@@ -144,6 +146,9 @@ func (a *ACME) clientFor(ctx context.Context) (*lego.Client, error) {
 	dir := a.cfg.DirectoryURL
 	user := &acmeUser{email: a.cfg.Email}
 	acct, err := a.accounts.Account(ctx, dir)
+	if err == nil && a.reregister {
+		err = store.ErrNotFound
+	}
 	switch {
 	case err == nil:
 		der, err := a.box.Open(acct.SealedKey, AccountAAD(dir))
@@ -211,16 +216,55 @@ func (a *ACME) clientFor(ctx context.Context) (*lego.Client, error) {
 	meta := client.GetServerMetadata()
 	a.caaIDs = meta.CaaIdentities
 	a.client = client
+	a.reregister = false
 	return client, nil
 }
 
+// forgetAccount drops the cached client and makes the next clientFor
+// register a new account.
+func (a *ACME) forgetAccount(client *lego.Client) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.client == client {
+		a.client = nil
+		a.reregister = true
+	}
+}
+
+// CAAIdentities returns the issuer domains the CA recognises in CAA
+// records, from its directory's meta (fetched at the first use).
+func (a *ACME) CAAIdentities(ctx context.Context) ([]string, error) {
+	if _, err := a.clientFor(ctx); err != nil {
+		return nil, classify("", a.cfg.DirectoryURL, err, nil, time.Now())
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.caaIDs, nil
+}
+
+func accountUnknown(err error) bool {
+	var pd *acme.ProblemDetails
+	return errors.As(err, &pd) && pd.Type == acme.AccountDoesNotExistErrorType
+}
+
 // Issue runs an ACME order for req.Name with a fresh ECDSA P-256 key. A
-// failure is an *Error whose findings name the cause.
+// failure is an *Error whose findings name the cause. When the CA no
+// longer knows the stored account, a new one is registered and the order
+// tried once more.
 func (a *ACME) Issue(ctx context.Context, req Request) (*Issued, error) {
+	iss, client, err := a.issue(ctx, req)
+	if err != nil && client != nil && accountUnknown(err) {
+		a.forgetAccount(client)
+		iss, _, err = a.issue(ctx, req)
+	}
+	return iss, err
+}
+
+func (a *ACME) issue(ctx context.Context, req Request) (*Issued, *lego.Client, error) {
 	now := time.Now()
 	client, err := a.clientFor(ctx)
 	if err != nil {
-		return nil, classify(req.Name, a.cfg.DirectoryURL, err, nil, now)
+		return nil, nil, classify(req.Name, a.cfg.DirectoryURL, err, nil, now)
 	}
 	a.mu.Lock()
 	caaIDs := a.caaIDs
@@ -228,7 +272,7 @@ func (a *ACME) Issue(ctx context.Context, req Request) (*Issued, error) {
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, client, err
 	}
 	or := certificate.ObtainRequest{
 		Domains:    []string{req.Name},
@@ -249,16 +293,16 @@ func (a *ACME) Issue(ctx context.Context, req Request) (*Issued, error) {
 		res, err = client.Certificate.Obtain(ctx, or)
 	}
 	if err != nil {
-		return nil, classify(req.Name, a.cfg.DirectoryURL, err, caaIDs, now)
+		return nil, client, classify(req.Name, a.cfg.DirectoryURL, err, caaIDs, now)
 	}
 	chain, err := parseChainPEM(res.Certificate)
 	if err != nil {
-		return nil, fmt.Errorf("%s: certificate from the CA: %w", req.Name, err)
+		return nil, client, fmt.Errorf("%s: certificate from the CA: %w", req.Name, err)
 	}
 	if !publicKeyEqual(key.Public(), chain[0].PublicKey) {
-		return nil, fmt.Errorf("%s: the CA returned a certificate for another key", req.Name)
+		return nil, client, fmt.Errorf("%s: the CA returned a certificate for another key", req.Name)
 	}
-	return &Issued{Name: req.Name, Chain: chain, Key: key, Issuer: "acme"}, nil
+	return &Issued{Name: req.Name, Chain: chain, Key: key, Issuer: "acme"}, client, nil
 }
 
 // RenewalWindow asks the CA's ARI endpoint for leaf's renewal window.

@@ -14,7 +14,9 @@ import (
 )
 
 const domainCols = `id, org_id, name, cert_source, status, token, brand_id, version,
-	created, updated, window_start, verified_at, last_checked, next_check, attempts, diagnosis`
+	created, updated, window_start, verified_at, last_checked, next_check, attempts, diagnosis,
+	cert_subject, cert_fingerprint, cert_issuer, cert_not_before, cert_not_after, cert_renew_at,
+	issue_attempts, issue_retry_at, moved_since, expiry_warned_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -25,9 +27,13 @@ func scanDomain(r scanner) (customdomain.Domain, error) {
 		lastChecked, nextCheck             sql.NullInt64
 		diagnosis                          string
 		certSource, status                 string
+		certNB, certNA, certRenew          sql.NullInt64
+		retryAt, movedSince, warnedAt      sql.NullInt64
 	)
 	err := r.Scan(&d.ID, &d.OrgID, &d.Name, &certSource, &status, &d.Token, &d.BrandID, &d.Version,
-		&created, &updated, &window, &verified, &lastChecked, &nextCheck, &d.Attempts, &diagnosis)
+		&created, &updated, &window, &verified, &lastChecked, &nextCheck, &d.Attempts, &diagnosis,
+		&d.Cert.Subject, &d.Cert.Fingerprint, &d.Cert.Issuer, &certNB, &certNA, &certRenew,
+		&d.IssueAttempts, &retryAt, &movedSince, &warnedAt)
 	if err != nil {
 		return customdomain.Domain{}, err
 	}
@@ -35,6 +41,8 @@ func scanDomain(r scanner) (customdomain.Domain, error) {
 	d.Status = customdomain.Status(status)
 	d.Created, d.Updated, d.WindowStart = decTime(created), decTime(updated), decTime(window)
 	d.VerifiedAt, d.LastChecked, d.NextCheck = decTime(verified), decTime(lastChecked), decTime(nextCheck)
+	d.Cert.NotBefore, d.Cert.NotAfter, d.Cert.RenewAt = decTime(certNB), decTime(certNA), decTime(certRenew)
+	d.IssueRetryAt, d.MovedSince, d.ExpiryWarnedAt = decTime(retryAt), decTime(movedSince), decTime(warnedAt)
 	if diagnosis != "null" && diagnosis != "" {
 		if err := json.Unmarshal([]byte(diagnosis), &d.Diagnosis); err != nil {
 			return customdomain.Domain{}, fmt.Errorf("domain %s: decoding diagnosis: %w", d.ID, err)
@@ -46,7 +54,8 @@ func scanDomain(r scanner) (customdomain.Domain, error) {
 // domainArgs returns the values of every column but id and version, in
 // domainCols order.
 func domainArgs(d customdomain.Domain) ([]any, error) {
-	ts, err := encTimes(d.Created, d.Updated, d.WindowStart, d.VerifiedAt, d.LastChecked, d.NextCheck)
+	ts, err := encTimes(d.Created, d.Updated, d.WindowStart, d.VerifiedAt, d.LastChecked, d.NextCheck,
+		d.Cert.NotBefore, d.Cert.NotAfter, d.Cert.RenewAt, d.IssueRetryAt, d.MovedSince, d.ExpiryWarnedAt)
 	if err != nil {
 		return nil, fmt.Errorf("domain %s: %w", d.ID, err)
 	}
@@ -59,7 +68,9 @@ func domainArgs(d customdomain.Domain) ([]any, error) {
 		return nil, fmt.Errorf("domain %s: encoding diagnosis: %w", d.ID, err)
 	}
 	return []any{d.OrgID, d.Name, string(d.CertSource), string(d.Status), d.Token, d.BrandID,
-		ts[0], ts[1], ts[2], ts[3], ts[4], ts[5], d.Attempts, string(js)}, nil
+		ts[0], ts[1], ts[2], ts[3], ts[4], ts[5], d.Attempts, string(js),
+		d.Cert.Subject, d.Cert.Fingerprint, d.Cert.Issuer, ts[6], ts[7], ts[8],
+		d.IssueAttempts, ts[9], ts[10], ts[11]}, nil
 }
 
 // CreateDomain stores d as given, Version included.
@@ -70,8 +81,10 @@ func (s *Store) CreateDomain(ctx context.Context, d customdomain.Domain) error {
 	}
 	args = append([]any{d.ID, d.Version}, args...)
 	_, err = s.write.ExecContext(ctx, `INSERT INTO domains (id, version, org_id, name, cert_source, status, token, brand_id,
-		created, updated, window_start, verified_at, last_checked, next_check, attempts, diagnosis)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		created, updated, window_start, verified_at, last_checked, next_check, attempts, diagnosis,
+		cert_subject, cert_fingerprint, cert_issuer, cert_not_before, cert_not_after, cert_renew_at,
+		issue_attempts, issue_retry_at, moved_since, expiry_warned_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return fmt.Errorf("creating domain %s: %w", d.Name, mapErr(err))
 	}
@@ -154,6 +167,8 @@ func (s *Store) UpdateDomain(ctx context.Context, d customdomain.Domain) (int64,
 	var version int64
 	err = tx.QueryRowContext(ctx, `UPDATE domains SET org_id = ?, name = ?, cert_source = ?, status = ?, token = ?, brand_id = ?,
 		created = ?, updated = ?, window_start = ?, verified_at = ?, last_checked = ?, next_check = ?, attempts = ?, diagnosis = ?,
+		cert_subject = ?, cert_fingerprint = ?, cert_issuer = ?, cert_not_before = ?, cert_not_after = ?, cert_renew_at = ?,
+		issue_attempts = ?, issue_retry_at = ?, moved_since = ?, expiry_warned_at = ?,
 		version = version + 1
 		WHERE id = ? AND version = ? RETURNING version`, args...).Scan(&version)
 	if errors.Is(err, sql.ErrNoRows) {

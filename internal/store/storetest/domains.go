@@ -37,14 +37,19 @@ func sameDomain(t *testing.T, got, want customdomain.Domain) {
 		{"Created", got.Created, want.Created}, {"Updated", got.Updated, want.Updated},
 		{"WindowStart", got.WindowStart, want.WindowStart}, {"VerifiedAt", got.VerifiedAt, want.VerifiedAt},
 		{"LastChecked", got.LastChecked, want.LastChecked}, {"NextCheck", got.NextCheck, want.NextCheck},
+		{"Cert.NotBefore", got.Cert.NotBefore, want.Cert.NotBefore}, {"Cert.NotAfter", got.Cert.NotAfter, want.Cert.NotAfter},
+		{"Cert.RenewAt", got.Cert.RenewAt, want.Cert.RenewAt}, {"IssueRetryAt", got.IssueRetryAt, want.IssueRetryAt},
+		{"MovedSince", got.MovedSince, want.MovedSince}, {"ExpiryWarnedAt", got.ExpiryWarnedAt, want.ExpiryWarnedAt},
 	} {
 		if !p.got.Equal(p.wnt) || p.got.IsZero() != p.wnt.IsZero() {
 			t.Errorf("domain %s %s: got %v, want %v", want.ID, p.name, p.got, p.wnt)
 		}
 	}
 	g, w := got, want
-	g.Created, g.Updated, g.WindowStart, g.VerifiedAt, g.LastChecked, g.NextCheck = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	w.Created, w.Updated, w.WindowStart, w.VerifiedAt, w.LastChecked, w.NextCheck = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	for _, d := range []*customdomain.Domain{&g, &w} {
+		d.Created, d.Updated, d.WindowStart, d.VerifiedAt, d.LastChecked, d.NextCheck = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		d.Cert.NotBefore, d.Cert.NotAfter, d.Cert.RenewAt, d.IssueRetryAt, d.MovedSince, d.ExpiryWarnedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	}
 	if len(g.Diagnosis) == 0 && len(w.Diagnosis) == 0 {
 		g.Diagnosis, w.Diagnosis = nil, nil
 	}
@@ -90,6 +95,34 @@ func runDomains(t *testing.T, open func(t *testing.T) Backend) {
 			t.Fatal(err)
 		}
 		sameDomain(t, got, d)
+	})
+
+	t.Run("certificate-state-round-trip", func(t *testing.T) {
+		s := open(t)
+		d := newDomain("dom1", "org1", "login.acme.com")
+		d.Status = customdomain.Completed
+		d.Cert = customdomain.CertInfo{Subject: "CN=login.acme.com", Fingerprint: "AB:CD", Issuer: "acme",
+			NotBefore: t0, NotAfter: t0.Add(90 * 24 * time.Hour), RenewAt: t0.Add(60 * 24 * time.Hour)}
+		d.IssueAttempts, d.IssueRetryAt = 2, t0.Add(time.Minute)
+		d.MovedSince, d.ExpiryWarnedAt = t0.Add(time.Hour), t0.Add(2*time.Hour)
+		mustCreate(t, s, d)
+		got, err := s.GetDomain(t.Context(), "dom1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameDomain(t, got, d)
+		// Clearing goes back to the zero values.
+		got.Cert, got.IssueAttempts, got.IssueRetryAt, got.MovedSince, got.ExpiryWarnedAt = customdomain.CertInfo{}, 0, time.Time{}, time.Time{}, time.Time{}
+		v, err := s.UpdateDomain(t.Context(), got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Version = v
+		again, err := s.GetDomain(t.Context(), "dom1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameDomain(t, again, got)
 	})
 
 	t.Run("get-not-found", func(t *testing.T) {

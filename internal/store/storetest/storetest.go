@@ -1,5 +1,6 @@
 // Package storetest is the conformance suite every storage backend passes:
-// the contracts of customdomain.Store, tenant.Store and systemlog.Store,
+// the contracts of customdomain.Store, tenant.Store, systemlog.Store,
+// issuance.Store and edge.Challenges,
 // checked through their interfaces only. A backend's test calls Run with a
 // function that opens an empty store.
 package storetest
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/edge"
+	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
@@ -17,6 +20,8 @@ type Backend interface {
 	customdomain.Store
 	tenant.Store
 	systemlog.Store
+	issuance.Store
+	edge.Challenges
 }
 
 // Run runs the suite. open returns a new, empty backend for one subtest and
@@ -25,4 +30,5 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("domains", func(t *testing.T) { runDomains(t, open) })
 	t.Run("tenants", func(t *testing.T) { runTenants(t, open) })
 	t.Run("events", func(t *testing.T) { runEvents(t, open) })
+	t.Run("certificates", func(t *testing.T) { runCertificates(t, open) })
 }
