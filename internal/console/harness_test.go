@@ -1,0 +1,264 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/dnscheck"
+	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
+	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/sealed"
+	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
+)
+
+const cnameTarget = "edge.hallmark.test"
+
+// env is the whole console over a real SQLite database and a DNS world
+// that speaks the wire protocol on loopback, as internal/api's tests
+// assemble the API.
+type env struct {
+	t        *testing.T
+	srv      *httptest.Server
+	console  *Console
+	world    *dnstest.World
+	store    *sqlite.Store
+	domains  *customdomain.Service
+	tenants  *tenant.Service
+	events   *systemlog.Log
+	certs    *issuance.MemStore
+	box      *sealed.Box
+	operator string
+}
+
+type envOptions struct {
+	noUploader bool
+	tls        bool
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	ctx := t.Context()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hallmark.db"), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	world := dnstest.NewWorld(t, dnstest.WorldConfig{Zone: "acme.test.", Nameservers: 2})
+	world.Set(cnameTarget + ". 300 IN A 127.0.0.1")
+	checker, err := dnscheck.New(dnscheck.Config{Resolvers: world.Resolvers(), NameserverPort: world.NameserverPort(),
+		Timeout: 500 * time.Millisecond, DiscoveryTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := systemlog.New(st, logger, time.Now)
+	domains, err := customdomain.New(customdomain.Config{CNAMETarget: cnameTarget}, st, checker, events, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenants := tenant.NewService(st)
+	secret, _, err := tenants.Bootstrap(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, sealed.KeySize)
+	rand.Read(key)
+	box, err := sealed.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := issuance.NewMemStore()
+	deps := Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger, Checker: checker, Certificates: certs}
+	if !o.noUploader {
+		deps.Uploader = &testUploader{domains: domains, certs: certs, box: box}
+	}
+	c, err := New(Config{}, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srv *httptest.Server
+	if o.tls {
+		srv = httptest.NewTLSServer(c)
+	} else {
+		srv = httptest.NewServer(c)
+	}
+	t.Cleanup(srv.Close)
+	return &env{t: t, srv: srv, console: c, world: world, store: st, domains: domains, tenants: tenants,
+		events: events, certs: certs, box: box, operator: secret}
+}
+
+// testUploader stands in for the certificate service that is not wired
+// yet: it judges an upload with the real issuance.CheckUpload (so the
+// refusals are the API's messages) and keeps the sealed result in the
+// MemStore the console reads.
+type testUploader struct {
+	domains *customdomain.Service
+	certs   *issuance.MemStore
+	box     *sealed.Box
+}
+
+func (u *testUploader) UploadCertificate(ctx context.Context, a customdomain.Actor, id, certPEM, chainPEM, keyPEM string) error {
+	d, err := u.domains.Get(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if !d.Status.Proven() {
+		return customdomain.ErrNotVerified
+	}
+	checked, err := issuance.CheckUpload(d.Name, issuance.Upload{Certificate: certPEM, CertificateChain: chainPEM,
+		PrivateKey: keyPEM, Type: "PEM"}, issuance.CheckOptions{})
+	if err != nil {
+		return err
+	}
+	rec, err := issuance.Seal(u.box, checked.Issued, time.Time{})
+	if err != nil {
+		return err
+	}
+	return u.certs.PutCertificate(ctx, rec)
+}
+
+// newOrg creates an org and a token for its admin.
+func (e *env) newOrg(name string) (orgID, token string) {
+	e.t.Helper()
+	o, err := e.tenants.CreateOrg(e.t.Context(), tenant.Org{Name: name})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, secret, err := e.tenants.CreateToken(e.t.Context(), o.ID, "admin")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return o.ID, secret
+}
+
+// createDomain creates name for the org's admin through the lifecycle.
+func (e *env) createDomain(orgID, name string) customdomain.Domain {
+	e.t.Helper()
+	d, err := e.domains.Create(e.t.Context(), customdomain.Actor{OrgID: orgID, ID: "test"}, name, customdomain.Managed)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d
+}
+
+// publish puts d's records into every authoritative server, the TXT value
+// as given (txtData is zone-file character-string syntax).
+func (e *env) publish(d customdomain.Domain, txtData string) {
+	e.t.Helper()
+	recs := e.domains.Records(d)
+	e.world.Set(recs[0].FQDN+". 300 IN TXT "+txtData, d.Name+". 300 IN CNAME "+cnameTarget+".")
+}
+
+// browser is an HTTP client with its own cookie jar that does not follow
+// redirects, so tests see them.
+type browser struct {
+	e    *env
+	c    *http.Client
+	csrf string // from the last page that carried a form
+}
+
+func (e *env) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	c := *e.srv.Client() // a copy: each browser has its own jar
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &browser{e: e, c: &c}
+}
+
+type page struct {
+	status int
+	header http.Header
+	body   string
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *browser) do(method, path string, form url.Values) page {
+	b.e.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(b.e.t.Context(), method, b.e.srv.URL+path, body)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	p := page{status: resp.StatusCode, header: resp.Header, body: string(data)}
+	if m := csrfRE.FindStringSubmatch(p.body); m != nil {
+		b.csrf = m[1]
+	}
+	return p
+}
+
+func (b *browser) get(path string) page { return b.do("GET", path, nil) }
+
+// post submits a form with the CSRF token of the last page seen.
+func (b *browser) post(path string, form url.Values) page {
+	b.e.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["csrf"]; !ok {
+		form.Set("csrf", b.csrf)
+	}
+	return b.do("POST", path, form)
+}
+
+// follow posts and then opens the page the answer redirects to.
+func (b *browser) follow(p page) page {
+	b.e.t.Helper()
+	if p.status != http.StatusSeeOther {
+		b.e.t.Fatalf("status %d, want 303 See Other; body:\n%s", p.status, p.body)
+	}
+	return b.get(p.header.Get("Location"))
+}
+
+// signIn signs in with token and returns the page after sign-in.
+func (b *browser) signIn(token string) page {
+	b.e.t.Helper()
+	b.get("/signin")
+	p := b.post("/signin", url.Values{"token": {token}})
+	if p.status != http.StatusSeeOther {
+		b.e.t.Fatalf("sign-in: status %d, want 303; body:\n%s", p.status, p.body)
+	}
+	return b.follow(p)
+}
+
+func wantStatus(t *testing.T, p page, status int) {
+	t.Helper()
+	if p.status != status {
+		t.Fatalf("status = %d, want %d; body:\n%s", p.status, status, p.body)
+	}
+}
+
+func wantContains(t *testing.T, p page, subs ...string) {
+	t.Helper()
+	for _, s := range subs {
+		if !strings.Contains(p.body, s) {
+			t.Errorf("page does not contain %q; body:\n%s", s, p.body)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package console
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
+)
+
+type orgList struct {
+	Orgs  []tenant.Org
+	Name  string
+	Error *formError
+}
+
+func (c *Console) listOrgs(w http.ResponseWriter, r *http.Request) error {
+	return c.renderOrgs(w, r, http.StatusOK, orgList{})
+}
+
+func (c *Console) renderOrgs(w http.ResponseWriter, r *http.Request, status int, data orgList) error {
+	orgs, err := c.deps.Tenants.ListOrgs(r.Context())
+	if err != nil {
+		return err
+	}
+	data.Orgs = orgs
+	return c.render(w, r, status, "orgs", "Organizations", data)
+}
+
+// createOrg creates an org by name. Assigning a verified custom domain to
+// a new org stays with the API (POST /api/v1/orgs with customDomain).
+func (c *Console) createOrg(w http.ResponseWriter, r *http.Request) error {
+	cl := callerFrom(r.Context())
+	name := r.PostFormValue("name")
+	o, err := c.deps.Tenants.CreateOrg(r.Context(), tenant.Org{Name: name})
+	if err != nil {
+		if fe := asFormError(err); fe != nil {
+			return c.renderOrgs(w, r, fe.Status, orgList{Name: name, Error: fe})
+		}
+		return err
+	}
+	c.orgEvent(r, systemlog.OrgCreate, o.ID, o.ID, "Org created")
+	cl.sess.setFlash("ok", "The organization "+o.Name+" was created. Create an API token for its admin below.")
+	http.Redirect(w, r, "/orgs/"+o.ID, http.StatusSeeOther)
+	return nil
+}
+
+type orgPage struct {
+	Org       tenant.Org
+	Tokens    []tenant.Token
+	Domains   []customdomain.Domain
+	NewToken  *shownToken
+	TokenName string
+	Error     *formError
+}
+
+func (c *Console) showOrg(w http.ResponseWriter, r *http.Request) error {
+	cl := callerFrom(r.Context())
+	return c.renderOrg(w, r, http.StatusOK, orgPage{NewToken: cl.sess.takeToken(r.PathValue("id"))})
+}
+
+func (c *Console) renderOrg(w http.ResponseWriter, r *http.Request, status int, p orgPage) error {
+	ctx := r.Context()
+	o, err := c.deps.Tenants.GetOrg(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	p.Org = o
+	if p.Tokens, err = c.deps.Tenants.ListTokens(ctx, o.ID); err != nil {
+		return err
+	}
+	// Newest first; revoked ones last.
+	slices.SortStableFunc(p.Tokens, func(a, b tenant.Token) int {
+		if a.Revoked.IsZero() != b.Revoked.IsZero() {
+			if a.Revoked.IsZero() {
+				return -1
+			}
+			return 1
+		}
+		return b.Created.Compare(a.Created)
+	})
+	// The org's domains, as its own admin sees them.
+	orgActor := customdomain.Actor{OrgID: o.ID, ID: callerFrom(ctx).actor.ID, Name: callerFrom(ctx).actor.Name}
+	if p.Domains, err = c.deps.Domains.List(ctx, orgActor, "", domainPageSize); err != nil {
+		return err
+	}
+	return c.render(w, r, status, "org", o.Name, p)
+}
+
+func (c *Console) createToken(w http.ResponseWriter, r *http.Request) error {
+	cl := callerFrom(r.Context())
+	org := r.PathValue("id")
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	if name == "" {
+		return c.renderOrg(w, r, http.StatusBadRequest, orgPage{TokenName: name,
+			Error: &formError{Status: http.StatusBadRequest, Message: "Give the token a name that says who or what uses it, such as \"Acme admin\"."}})
+	}
+	t, secret, err := c.deps.Tenants.CreateToken(r.Context(), org, name)
+	if err != nil {
+		if fe := asFormError(err); fe != nil {
+			return c.renderOrg(w, r, fe.Status, orgPage{TokenName: name, Error: fe})
+		}
+		return err
+	}
+	c.orgEvent(r, systemlog.TokenCreate, t.OrgID, t.ID, "API token created")
+	cl.sess.putToken(shownToken{OrgID: org, Name: t.Name, Secret: secret})
+	http.Redirect(w, r, "/orgs/"+org+"#new-token", http.StatusSeeOther)
+	return nil
+}
+
+func (c *Console) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	cl := callerFrom(r.Context())
+	org, id := r.PathValue("id"), r.PathValue("tokenId")
+	if err := c.deps.Tenants.RevokeToken(r.Context(), org, id); err != nil {
+		return err
+	}
+	c.orgEvent(r, systemlog.TokenRevoke, org, id, "API token revoked")
+	cl.sess.setFlash("ok", "The token was revoked; it no longer works for the API or the console.")
+	http.Redirect(w, r, "/orgs/"+org, http.StatusSeeOther)
+	return nil
+}
+
+// orgEvent records an org or token change in the system log, in the shape
+// the API records it.
+func (c *Console) orgEvent(r *http.Request, typ, orgID, targetID, msg string) {
+	a := callerFrom(r.Context()).actor
+	targetType := "Org"
+	if strings.HasPrefix(typ, "system.api_token") {
+		targetType = "Token"
+	}
+	e := systemlog.Event{
+		EventType: typ, Severity: "INFO", DisplayMessage: msg,
+		Actor:   systemlog.Actor{ID: a.ID, Type: "PublicClientApp", DisplayName: a.Name},
+		Target:  []systemlog.Target{{ID: targetID, Type: targetType}},
+		Outcome: systemlog.Outcome{Result: "SUCCESS"},
+		OrgID:   orgID,
+	}
+	if _, err := c.deps.Log.Append(r.Context(), e); err != nil {
+		c.deps.Logger.Error("system log append failed", "eventType", typ, "err", err)
+	}
+}
