@@ -6,14 +6,12 @@ import (
 	"time"
 )
 
-// leaseFor is how long a claimed domain stays claimed while it is checked.
-// A node that dies mid-check leaves the domain to be claimed again after it.
-const leaseFor = 2 * time.Minute
-
-// Run re-checks pending domains in the background until ctx ends: it claims
-// due domains from the store (so several nodes never check the same one at
-// once, and a restart resumes where the store says), and checks them with at
-// most Config.Workers at a time.
+// Run is the one scheduler of the lifecycle, until ctx ends: it re-checks
+// pending domains, issues the first certificate of verified managed ones,
+// and watches and renews active ones. It claims due domains from the store
+// (so several nodes never work on the same one at once, and a restart
+// resumes where the store says) and works on at most Config.Workers at a
+// time.
 func (s *Service) Run(ctx context.Context) error {
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup
@@ -48,7 +46,7 @@ func (s *Service) runDue(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 			return
 		}
 		now := s.now().UTC()
-		due, err := s.store.ClaimDue(ctx, now, now.Add(leaseFor), free)
+		due, err := s.store.ClaimDue(ctx, now, now.Add(s.cfg.Lease), free)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.logger.Error("claiming due domain checks", "err", err)
@@ -69,8 +67,24 @@ func (s *Service) runDue(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 	}
 }
 
+// checkInBackground does the work a claimed domain is due for: a pending
+// domain is checked; a VERIFIED managed one gets its first certificate; an
+// active one is watched and renewed.
 func (s *Service) checkInBackground(ctx context.Context, d Domain) {
-	cctx, cancel := context.WithTimeout(ctx, leaseFor/2)
+	switch {
+	case !d.Status.Proven():
+		s.verifyInBackground(ctx, d)
+	case d.Status == Verified && s.managed(d):
+		s.obtain(ctx, d)
+	case d.Status == Completed:
+		s.maintain(ctx, d)
+	default:
+		s.park(ctx, d)
+	}
+}
+
+func (s *Service) verifyInBackground(ctx context.Context, d Domain) {
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.Lease/2)
 	defer cancel()
 	rep := s.checker.Check(cctx, s.Expectation(d))
 	if ctx.Err() != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,17 @@ type Config struct {
 	// PollInterval is how often the scheduler looks for due checks
 	// (default 1s).
 	PollInterval time.Duration
+	// WatchInterval is how often an active domain's CNAME is re-checked
+	// and its CA asked for the renewal window (default WatchInterval, 6h).
+	WatchInterval time.Duration
+	// MovedGrace is how long renewals go on after the name stopped
+	// pointing here (default MovedGrace, 7 days).
+	MovedGrace time.Duration
+	// Lease is how long a claimed domain stays claimed while it is worked
+	// on; a node that dies mid-work leaves it to be claimed again after
+	// it. One attempt (a DNS check, an issuance) is bounded by half of it
+	// (default 2m).
+	Lease time.Duration
 }
 
 // Checker runs the DNS checks of a domain.
@@ -74,6 +86,7 @@ type Service struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	wake    chan struct{}
+	certs   Certificates
 }
 
 // New validates cfg and returns a Service.
@@ -111,6 +124,15 @@ func New(cfg Config, st Store, checker Checker, log EventLog, logger *slog.Logge
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
+	}
+	if cfg.WatchInterval <= 0 {
+		cfg.WatchInterval = WatchInterval
+	}
+	if cfg.MovedGrace <= 0 {
+		cfg.MovedGrace = MovedGrace
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
 	}
 	return &Service{cfg: cfg, store: st, checker: checker, log: log, logger: logger,
 		now: time.Now, wake: make(chan struct{}, 1)}, nil
@@ -221,6 +243,13 @@ func (s *Service) Delete(ctx context.Context, a Actor, id string) error {
 	if err := s.store.DeleteDomain(ctx, id); err != nil {
 		return err
 	}
+	if d.Status.Proven() && s.certs.Keeper != nil {
+		// Only the proven domain of a name owns its certificate.
+		if err := s.certs.Keeper.Forget(ctx, d.Name); err != nil {
+			s.logger.Warn("deleting the certificate of a deleted domain", "domain", d.Name, "err", err)
+		}
+		s.invalidate(d.Name)
+	}
 	s.event(ctx, a, d, systemlog.DomainDelete, "SUCCESS", "", "Custom domain deleted", nil)
 	return nil
 }
@@ -288,9 +317,12 @@ func (s *Service) Verify(ctx context.Context, a Actor, id string) (Domain, dnsch
 // closed window.
 func (s *Service) apply(ctx context.Context, a Actor, id string, rep dnscheck.Report, manual bool) (Domain, error) {
 	var event, outcome, reason, msg string
+	var movedWas time.Time
+	var wake bool
 	findings := rep.Findings
 	d, err := s.update(ctx, a, id, func(d *Domain) error {
 		event, outcome, reason, msg = "", "", "", ""
+		movedWas, wake = d.MovedSince, false
 		now := s.now().UTC()
 		d.LastChecked = now
 		fs := findings
@@ -311,6 +343,8 @@ func (s *Service) apply(ctx context.Context, a Actor, id string, rep dnscheck.Re
 					outcome, reason = "FAILURE", firstError(fs)
 					msg = "Custom domain records no longer verify"
 				}
+				s.verifyProven(d, fs, now)
+				wake = !d.NextCheck.IsZero()
 			}
 			return nil
 		}
@@ -318,6 +352,10 @@ func (s *Service) apply(ctx context.Context, a Actor, id string, rep dnscheck.Re
 			d.Status = Verified
 			d.VerifiedAt = now
 			d.NextCheck = time.Time{}
+			if s.managed(*d) {
+				// Issue at once: the scheduler is woken below.
+				d.NextCheck, d.IssueRetryAt, wake = now, time.Time{}, true
+			}
 			d.Attempts = 0
 			event, outcome, msg = systemlog.DomainVerify, "SUCCESS", "Custom domain ownership verified"
 			return nil
@@ -354,7 +392,37 @@ func (s *Service) apply(ctx context.Context, a Actor, id string, rep dnscheck.Re
 	if event != "" {
 		s.event(ctx, a, d, event, outcome, reason, msg, map[string]any{"findings": d.Diagnosis, "manual": manual})
 	}
+	s.movedEvent(ctx, a, d, movedWas, moveFindings(findings))
+	if wake {
+		s.Wake()
+	}
 	return d, nil
+}
+
+// verifyProven is a verify call on a proven domain: an active domain's
+// moved state follows its CNAME as the check saw it, and the scheduler is
+// asked to act now (issue, or retry a failed renewal) instead of waiting
+// out the backoff, except after a rate limit.
+func (s *Service) verifyProven(d *Domain, fs []finding.Finding, now time.Time) {
+	if d.Status == Completed && s.cfg.CNAMETarget != "" {
+		switch moved := moveFindings(fs); {
+		case len(moved) > 0 && d.MovedSince.IsZero():
+			d.MovedSince = now
+		case len(moved) == 0:
+			d.MovedSince = time.Time{}
+		}
+		if !d.MovedSince.IsZero() {
+			d.Diagnosis = append([]finding.Finding{s.movedFinding(*d, now)}, fs...)
+		}
+	}
+	if !s.managed(*d) && d.Status != Completed {
+		return
+	}
+	if slices.Contains(finding.IDs(d.Diagnosis), finding.ACMERateLimited) {
+		return
+	}
+	d.IssueRetryAt = time.Time{}
+	d.NextCheck = now
 }
 
 // provenElsewhere reports whether another org has proven d's name.
