@@ -32,6 +32,13 @@ type certView struct {
 // worth seeing.
 func (c *Console) certificate(ctx context.Context, d customdomain.Domain) certView {
 	v := certView{Source: string(d.CertSource), Managed: d.CertSource == customdomain.Managed}
+	// What the domain records of its certificate; the store adds the
+	// issuer's name and the certificate's names.
+	if ci := d.Cert; ci.Has() {
+		v.Has = true
+		v.Subject, v.Fingerprint, v.Origin = ci.Subject, ci.Fingerprint, ci.Issuer
+		v.NotBefore, v.NotAfter, v.RenewAt = ci.NotBefore, ci.NotAfter, ci.RenewAt
+	}
 	if c.deps.Certificates == nil {
 		return v
 	}

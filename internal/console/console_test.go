@@ -414,7 +414,7 @@ func TestCertificate(t *testing.T) {
 	b := e.browser()
 	b.signIn(token)
 	p := b.get("/domains/" + d.ID)
-	wantContains(t, p, `id="no-cert"`, "No certificate yet", "Managed by Hallmark (OKTA_MANAGED)", `<label for="key">`)
+	wantContains(t, p, `id="no-cert"`, "No certificate yet", "Managed by Hallmark (OKTA_MANAGED)", `<label for="key-pem">`)
 
 	bad := selfSigned(t, "login.acme.test")
 	p = b.post("/domains/"+d.ID+"/certificate", url.Values{"certificate": {bad.cert}, "key": {bad.key}})
@@ -464,7 +464,7 @@ func TestCertificate(t *testing.T) {
 	b2.signIn(tok2)
 	p = b2.get("/domains/" + d2.ID)
 	wantContains(t, p, `id="upload-unavailable"`)
-	if strings.Contains(p.body, `<label for="key">`) {
+	if strings.Contains(p.body, `<label for="key-pem">`) {
 		t.Errorf("upload form shown without an uploader")
 	}
 	p = b2.post("/domains/"+d2.ID+"/certificate", url.Values{"certificate": {bad.cert}, "key": {bad.key}})
