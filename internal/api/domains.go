@@ -1,6 +1,8 @@
 package api
 
 import (
+	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/finding"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
 )
 
@@ -24,6 +27,18 @@ type domainJSON struct {
 	Links                 map[string]linkJSON `json:"_links"`
 	Diagnosis             []finding.Finding   `json:"diagnosis"`
 	Verification          verificationJSON    `json:"verification"`
+	// MovedSince is set while the name no longer points here.
+	MovedSince string `json:"movedSince,omitempty"`
+	// Renewal is the managed certificate's renewal plan.
+	Renewal *renewalJSON `json:"renewal,omitempty"`
+}
+
+// renewalJSON says when a managed certificate renews, and how the last
+// attempts went.
+type renewalJSON struct {
+	RenewAt       string `json:"renewAt,omitempty"`
+	Attempts      int    `json:"failedAttempts"`
+	NextAttemptAt string `json:"nextAttemptAt,omitempty"`
 }
 
 type recordJSON struct {
@@ -98,6 +113,15 @@ func (s *Server) domainJSON(r *http.Request, d customdomain.Domain) domainJSON {
 	}
 	if out.Diagnosis == nil {
 		out.Diagnosis = []finding.Finding{}
+	}
+	if d.Cert.Has() {
+		// What the edge serves: the domain records the certificate it
+		// stored, and the edge reads that same record.
+		out.PublicCertificate = &certificateJSON{Subject: d.Cert.Subject, Fingerprint: d.Cert.Fingerprint, Expiration: oktaTime(d.Cert.NotAfter)}
+	}
+	out.MovedSince = oktaTime(d.MovedSince)
+	if d.CertSource == customdomain.Managed && (d.Cert.Has() || d.IssueAttempts > 0) {
+		out.Renewal = &renewalJSON{RenewAt: oktaTime(d.Cert.RenewAt), Attempts: d.IssueAttempts, NextAttemptAt: oktaTime(d.IssueRetryAt)}
 	}
 	for _, rec := range s.domains.Records(d) {
 		out.DNSRecords = append(out.DNSRecords, recordJSON{
@@ -228,5 +252,47 @@ func (s *Server) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, s.domainJSON(r, d))
+	return nil
+}
+
+// uploadCertificate is Okta's PUT /api/v1/domains/{id}/certificate:
+// E0000165 before ownership is proven, E0000001 with one cause per problem
+// of the upload, 204 when the certificate is stored and served. The body
+// is read only after the domain is known to accept one.
+func (s *Server) uploadCertificate(w http.ResponseWriter, r *http.Request) error {
+	a := actorFrom(r.Context())
+	d, err := s.domains.Get(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if !d.Status.Proven() {
+		return customdomain.ErrNotVerified
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return apiError(http.StatusUnsupportedMediaType, "E0000001", "Api validation failed",
+				fmt.Sprintf("Content-Type %q is not supported; send application/json", ct))
+		}
+	}
+	u, err := issuance.DecodeUpload(http.MaxBytesReader(w, r.Body, issuance.MaxUploadBytes+1))
+	if err != nil {
+		return err
+	}
+	if _, err := s.domains.Upload(r.Context(), a, d.ID, u); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// caRootPEM serves the built-in CA's root, or Okta's 404 when an ACME CA
+// issues the certificates.
+func (s *Server) caRootPEM(w http.ResponseWriter, r *http.Request) error {
+	if len(s.caRoot) == 0 {
+		return errNotFound("no built-in CA: certificates come from the ACME CA configured with --acme-directory")
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Content-Disposition", `attachment; filename="hallmark-root.pem"`)
+	w.Write(s.caRoot)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
 	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
@@ -69,9 +70,12 @@ func fromDomainError(err error, id string) *Error {
 	var ne *customdomain.NameError
 	var ie *customdomain.InvalidError
 	var te *tenant.InvalidError
+	var ue *issuance.UploadError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &ue):
+		return errValidation(ue.Causes...)
 	case errors.As(err, &ne):
 		return errValidation("domain: " + ne.Reason)
 	case errors.As(err, &ie):

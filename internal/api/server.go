@@ -35,6 +35,9 @@ type Deps struct {
 	Gatherer prometheus.Gatherer
 	// Ready reports whether the service can serve (store reachable).
 	Ready func(context.Context) error
+	// CARoot is the built-in CA's root in PEM, served at
+	// GET /api/v1/ca/root.pem; nil when an ACME CA issues (404).
+	CARoot []byte
 }
 
 // Server is the API's HTTP handler.
@@ -46,6 +49,7 @@ type Server struct {
 	metrics *metrics
 	limiter *limiter
 	ready   func(context.Context) error
+	caRoot  []byte
 	handler http.Handler
 }
 
@@ -59,6 +63,7 @@ func New(cfg Config, d Deps) *Server {
 		metrics: newMetrics(d.Registry),
 		limiter: &limiter{limit: cfg.RateLimit, now: time.Now},
 		ready:   d.Ready,
+		caRoot:  d.CARoot,
 	}
 	mux := http.NewServeMux()
 	s.routes(mux, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
@@ -82,6 +87,13 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	mux.Handle("/api/v1/domains/{id}", s.notAllowed("GET, PUT, DELETE"))
 	mux.Handle("POST /api/v1/domains/{id}/verify", auth(s.verifyDomain))
 	mux.Handle("/api/v1/domains/{id}/verify", s.notAllowed("POST"))
+	mux.Handle("PUT /api/v1/domains/{id}/certificate", auth(s.uploadCertificate))
+	mux.Handle("/api/v1/domains/{id}/certificate", s.notAllowed("PUT"))
+
+	// The built-in CA's root is public: no token, so people and tools can
+	// fetch it to trust the certificates it signs.
+	mux.Handle("GET /api/v1/ca/root.pem", s.handle(s.caRootPEM))
+	mux.Handle("/api/v1/ca/root.pem", s.notAllowed("GET"))
 
 	mux.Handle("GET /api/v1/logs", auth(s.listLogs))
 	mux.Handle("/api/v1/logs", s.notAllowed("GET"))
