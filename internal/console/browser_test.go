@@ -243,6 +243,18 @@ func TestBrowserStory1(t *testing.T) {
 		t.Errorf("the domain page scrolls sideways at phone width")
 	}
 	shot("09-domain-phone")
+	viewport := func(name string, sel string) {
+		t.Helper()
+		var png []byte
+		run("screenshot "+name, chromedp.ScrollIntoView(sel, chromedp.ByQuery), chromedp.CaptureScreenshot(&png))
+		for _, d := range dirs {
+			if err := os.WriteFile(filepath.Join(d, name+".png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	viewport("09a-phone-top", "h1")
+	viewport("09b-phone-answers", "#record-TXT table.answers")
 	run("desktop", chromedp.EmulateViewport(1280, 900))
 
 	// Org isolation by URL.

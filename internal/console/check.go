@@ -46,7 +46,8 @@ type checkView struct {
 	ByVerify    bool
 	Findings    []finding.Finding
 	Error       string
-	Nameservers []dnscheck.Server
+	Nameservers []string // "ns1.acme.com (192.0.2.1:53)"
+
 	// Other holds answers to questions that are not one of the records:
 	// the zone's discovery, a name doubled by the registrar, and so on.
 	Other []answerView
@@ -117,7 +118,7 @@ func recordViews(recs []customdomain.Record, zone string, rep *dnscheck.Report, 
 
 func answerOf(a dnscheck.Answer, rec customdomain.Record) answerView {
 	v := answerView{
-		Server: a.Server.Name, Addr: a.Server.Addr, Authoritative: a.Server.Authoritative,
+		Server: bare(a.Server.Name), Addr: a.Server.Addr, Authoritative: a.Server.Authoritative,
 		Name: bare(a.Name), Type: a.Type, Rcode: a.Rcode, Values: a.Values, CNAME: bare(a.CNAME),
 		TTL: a.TTL, Error: a.Error,
 	}

@@ -174,8 +174,10 @@ func (c *Console) renderDomain(w http.ResponseWriter, r *http.Request, status in
 	p := domainPage{Domain: d, StatusText: statusText(d.Status), Diagnosis: d.Diagnosis}
 	p.Zone, p.ZoneFromDNS = zoneOf(d.Name, rep)
 	if rep != nil {
-		p.Check = &checkView{CheckedAt: rep.CheckedAt, ByVerify: byVerify, Findings: rep.Findings,
-			Error: rep.Error, Nameservers: rep.Nameservers}
+		p.Check = &checkView{CheckedAt: rep.CheckedAt, ByVerify: byVerify, Findings: rep.Findings, Error: rep.Error}
+		for _, ns := range rep.Nameservers {
+			p.Check.Nameservers = append(p.Check.Nameservers, bare(ns.Name)+" ("+ns.Addr+")")
+		}
 	}
 	p.Records = recordViews(c.deps.Domains.Records(d), p.Zone, rep, p.Check)
 	if len(p.Records) > 0 {

@@ -372,7 +372,7 @@ func displayName(a customdomain.Actor) string {
 	if n == "" {
 		n = a.ID
 	}
-	if a.Operator {
+	if a.Operator && !strings.Contains(strings.ToLower(n), "operator") {
 		return n + " (operator)"
 	}
 	return n
