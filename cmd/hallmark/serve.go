@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,9 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/api"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
+	"github.com/hallmark-dev/hallmark/internal/edge"
+	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/sealed"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
@@ -40,13 +44,26 @@ type serveConfig struct {
 	Workers            int
 	LogLevel           string
 	LogFormat          string
+
+	HTTPSAddr      string
+	HTTPAddr       string
+	ACMEDirectory  string
+	ACMEEmail      string
+	ACMECARoot     string
+	ACMEEABKeyID   string
+	ACMEEABHMAC    string
+	Upstream       string
+	MasterKeyFile  string
+	WatchInterval  time.Duration
+	MovedGrace     time.Duration
+	SchedulerLease time.Duration
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	var c serveConfig
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the custom-domain service: API, DNS verification and the system log",
+		Short: "Run the custom-domain service: API, DNS verification, certificates, the TLS edge and the system log",
 		Long: `Run the custom-domain service. Every flag can also be set by an environment
 variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS.`,
 		Args: cobra.NoArgs,
@@ -69,6 +86,18 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	f.IntVar(&c.DomainLimit, "domain-limit", 200, "custom domains per org (E0000162 beyond; negative: no limit)")
 	f.IntVar(&c.RateLimit, "rate-limit", 6000, "API requests per token per minute (E0000047 beyond; negative: no limit)")
 	f.IntVar(&c.Workers, "workers", 8, "background DNS checks run at once")
+	f.StringVar(&c.HTTPSAddr, "https-addr", ":8443", "TLS for tenants' domains (SNI)")
+	f.StringVar(&c.HTTPAddr, "http-addr", ":8081", "plain HTTP: ACME http-01 answers, redirect to HTTPS")
+	f.StringVar(&c.ACMEDirectory, "acme-directory", "", "ACME directory URL of the CA; empty selects the built-in CA")
+	f.StringVar(&c.ACMEEmail, "acme-email", "", "ACME account contact")
+	f.StringVar(&c.ACMECARoot, "acme-ca-root", "", "PEM file of an extra root trusted when talking to the ACME server (test CAs)")
+	f.StringVar(&c.ACMEEABKeyID, "acme-eab-kid", "", "external account binding key id, for CAs that require one")
+	f.StringVar(&c.ACMEEABHMAC, "acme-eab-hmac", "", "external account binding HMAC key (base64url), with --acme-eab-kid")
+	f.StringVar(&c.Upstream, "upstream", "", "http(s) URL verified domains are proxied to when their org names none")
+	f.StringVar(&c.MasterKeyFile, "master-key-file", "", "key that encrypts private keys at rest (default: DATA_DIR/master.key, generated with mode 0600)")
+	f.DurationVar(&c.WatchInterval, "watch-interval", customdomain.WatchInterval, "how often an active domain's CNAME is re-checked and its CA asked for the renewal window")
+	f.DurationVar(&c.MovedGrace, "moved-grace", customdomain.MovedGrace, "how long renewals go on after a name stopped pointing here")
+	f.DurationVar(&c.SchedulerLease, "scheduler-lease", 2*time.Minute, "how long a claimed domain stays claimed; work left by a dead process resumes after it")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	annotateEnv(f)
@@ -124,10 +153,53 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		CAAIdentity:        c.CAAIdentity,
 		DomainLimit:        c.DomainLimit,
 		Workers:            c.Workers,
+		WatchInterval:      c.WatchInterval,
+		MovedGrace:         c.MovedGrace,
+		Lease:              c.SchedulerLease,
 	}, st, checker, events, logger)
 	if err != nil {
 		return usageError("%v", err)
 	}
+
+	// Certificates: the master key, the issuer, the edge.
+	keyFile := c.MasterKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	box, err := sealed.LoadOrCreateKey(keyFile)
+	if err != nil {
+		return fmt.Errorf("--master-key-file: %w", err)
+	}
+	issuer, caRoot, err := newIssuer(c, box, st, logger)
+	if err != nil {
+		return err
+	}
+	keeper, err := issuance.NewKeeper(issuer, st, box)
+	if err != nil {
+		return err
+	}
+	var upstream *url.URL
+	if c.Upstream != "" {
+		if upstream, err = url.Parse(c.Upstream); err != nil || upstream.Host == "" || upstream.Scheme != "http" && upstream.Scheme != "https" {
+			return usageError("--upstream %q: want an http(s) URL", c.Upstream)
+		}
+	}
+	edgeSrv, err := edge.New(edge.Config{HTTPSAddr: c.HTTPSAddr, HTTPAddr: c.HTTPAddr, DefaultUpstream: upstream},
+		&edgeSource{store: st, box: box, logger: logger}, st, logger.With("component", "edge"))
+	if err != nil {
+		return usageError("%v", err)
+	}
+	domains.UseCertificates(customdomain.Certificates{Certifier: keeper, Keeper: keeper, Edge: edgeSrv})
+	httpsLn, err := net.Listen("tcp", c.HTTPSAddr)
+	if err != nil {
+		return fmt.Errorf("--https-addr: %w", err)
+	}
+	defer httpsLn.Close()
+	httpLn, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("--http-addr: %w", err)
+	}
+	defer httpLn.Close()
 	tenants := tenant.NewService(st)
 	secret, created, err := tenants.Bootstrap(ctx, c.BootstrapToken)
 	if err != nil {
@@ -139,9 +211,10 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		logger.Warn("--bootstrap-token ignored: the database already has tokens")
 	}
 
+	// The admin API (and, beside it, the web console).
 	apiHandler := api.New(api.Config{RateLimit: c.RateLimit}, api.Deps{
 		Domains: domains, Tenants: tenants, Log: events, Logger: logger,
-		Registry: reg, Gatherer: reg, Ready: st.Ping,
+		Registry: reg, Gatherer: reg, Ready: st.Ping, CARoot: caRoot,
 	})
 
 	srv := &http.Server{
@@ -157,13 +230,20 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--api-addr: %w", err)
 	}
-	logger.Info("hallmark serving", "api", "http://"+ln.Addr().String(), "dataDir", c.DataDir,
+	ca := "built-in"
+	if c.ACMEDirectory != "" {
+		ca = c.ACMEDirectory
+	}
+	logger.Info("hallmark serving", "api", "http://"+ln.Addr().String(), "https", httpsLn.Addr().String(),
+		"http", httpLn.Addr().String(), "ca", ca, "dataDir", c.DataDir,
 		"cnameTarget", c.CNAMETarget, "resolvers", strings.Join(c.DNSResolvers, ","))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- domains.Run(ctx) }()
+	edgeDone := make(chan error, 1)
+	go func() { edgeDone <- edgeSrv.Serve(ctx, httpsLn, httpLn) }()
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(ln) }()
 
@@ -172,7 +252,13 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	case err := <-srvDone:
 		cancel()
 		<-schedDone
+		<-edgeDone
 		return fmt.Errorf("api server: %w", err)
+	case err := <-edgeDone:
+		cancel()
+		<-schedDone
+		srv.Close()
+		return fmt.Errorf("edge: %w", err)
 	}
 	logger.Info("shutting down")
 	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -182,5 +268,8 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	}
 	cancel()
 	<-schedDone
+	if err := <-edgeDone; err != nil {
+		logger.Warn("edge shutdown", "err", err)
+	}
 	return nil
 }

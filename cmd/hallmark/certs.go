@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+
+	legolog "github.com/go-acme/lego/v5/log"
+
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/edge"
+	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/sealed"
+	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
+)
+
+// newIssuer builds the ACME issuer when --acme-directory is set, and the
+// built-in CA under the data dir otherwise (so Hallmark works offline out
+// of the box). caRoot is the built-in CA's root, nil with ACME.
+func newIssuer(c serveConfig, box *sealed.Box, st *sqlite.Store, logger *slog.Logger) (iss issuance.Issuer, caRoot []byte, err error) {
+	// lego logs to stdout through a global logger; send it to ours.
+	legolog.SetDefault(logger.With("component", "acme"))
+	if c.ACMEDirectory == "" {
+		if c.ACMEEmail != "" || c.ACMECARoot != "" || c.ACMEEABKeyID != "" || c.ACMEEABHMAC != "" {
+			return nil, nil, usageError("--acme-email, --acme-ca-root and --acme-eab-* need --acme-directory")
+		}
+		ca, err := issuance.LoadOrCreateCA(filepath.Join(c.DataDir, "ca"), box)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ca, ca.RootPEM(), nil
+	}
+	u, err := url.Parse(c.ACMEDirectory)
+	if err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		return nil, nil, usageError("--acme-directory %q: want the https URL of the CA's ACME directory", c.ACMEDirectory)
+	}
+	cfg := issuance.ACMEConfig{DirectoryURL: c.ACMEDirectory, Email: c.ACMEEmail, Timeout: c.SchedulerLease / 2}
+	if c.ACMECARoot != "" {
+		if cfg.Roots, err = issuance.RootsWithFile(c.ACMECARoot); err != nil {
+			return nil, nil, usageError("%v", err)
+		}
+	}
+	switch {
+	case c.ACMEEABKeyID != "" && c.ACMEEABHMAC != "":
+		cfg.EAB = &issuance.EAB{KeyID: c.ACMEEABKeyID, HMACKey: c.ACMEEABHMAC}
+	case c.ACMEEABKeyID != "" || c.ACMEEABHMAC != "":
+		return nil, nil, usageError("--acme-eab-kid and --acme-eab-hmac go together")
+	}
+	a, err := issuance.NewACME(cfg, box, st, st)
+	if err != nil {
+		return nil, nil, usageError("%v", err)
+	}
+	return a, nil, nil
+}
+
+// edgeSource is what the edge serves for a name, read from the store on a
+// cache miss: the proven domain's certificate, opened with the master key,
+// and its org's name and upstream.
+type edgeSource struct {
+	store  *sqlite.Store
+	box    *sealed.Box
+	logger *slog.Logger
+}
+
+var _ edge.Source = (*edgeSource)(nil)
+
+func (s *edgeSource) Lookup(ctx context.Context, name string) (edge.Entry, error) {
+	ds, err := s.store.DomainsByName(ctx, name)
+	if err != nil {
+		return edge.Entry{}, err
+	}
+	var d *customdomain.Domain
+	for i := range ds {
+		if ds[i].Status.Proven() {
+			d = &ds[i]
+		}
+	}
+	if d == nil {
+		return edge.Entry{}, fmt.Errorf("%s: no verified domain: %w", name, store.ErrNotFound)
+	}
+	rec, err := s.store.Certificate(ctx, name)
+	if err != nil {
+		return edge.Entry{}, err
+	}
+	cert, err := rec.TLSCertificate(s.box)
+	if err != nil {
+		return edge.Entry{}, err
+	}
+	ent := edge.Entry{Certificate: cert}
+	if d.OrgID == "" {
+		return ent, nil
+	}
+	org, err := s.store.GetOrg(ctx, d.OrgID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ent, nil
+	case err != nil:
+		return edge.Entry{}, err
+	}
+	ent.OrgName = org.Name
+	if org.Upstream != "" {
+		u, err := url.Parse(org.Upstream)
+		if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+			s.logger.Warn("edge: ignoring the org's upstream: not an http(s) URL", "org", org.ID, "upstream", org.Upstream)
+		} else {
+			ent.Upstream = u
+		}
+	}
+	return ent, nil
+}
