@@ -437,24 +437,22 @@ func TestCertificate(t *testing.T) {
 	wantStatus(t, p, http.StatusBadRequest)
 	wantContains(t, p, "certificate is not PEM", "privateKey is empty")
 
-	// A certificate from the built-in CA is described.
-	ca, err := issuance.LoadOrCreateCA(t.TempDir(), e.box)
+	// A certificate from a CA the upload check trusts is accepted: the
+	// domain becomes MANUAL and COMPLETED, and the page describes it.
+	iss, err := e.ca.Issue(t.Context(), issuance.Request{Name: d.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := ca.Issue(t.Context(), issuance.Request{Name: d.Name})
-	if err != nil {
-		t.Fatal(err)
+	good := pemOf(t, iss)
+	p = b.post("/domains/"+d.ID+"/certificate", url.Values{"certificate": {good.cert}, "chain": {good.chain}, "key": {good.key}})
+	p = b.follow(p)
+	wantContains(t, p, "was uploaded", `id="cert-details"`, issuance.Fingerprint(iss.Leaf()), "CN=login.acme.test",
+		"(manual)", fmtTime(iss.Leaf().NotAfter), "none: an uploaded certificate is not renewed", "MANUAL", "COMPLETED")
+	got, _ := e.domains.Get(t.Context(), customdomain.Actor{OrgID: orgID}, d.ID)
+	if got.CertSource != customdomain.Manual || got.Status != customdomain.Completed {
+		t.Errorf("after upload: %s %s, want MANUAL COMPLETED", got.CertSource, got.Status)
 	}
-	renew := time.Now().Add(40 * 24 * time.Hour)
-	rec, err := issuance.Seal(e.box, iss, renew)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.certs.PutCertificate(t.Context(), rec)
-	p = b.get("/domains/" + d.ID)
-	wantContains(t, p, `id="cert-details"`, rec.Fingerprint, "CN=login.acme.test", "(builtin)", fmtTime(rec.NotAfter), fmtTime(renew))
-	wantContains(t, b.get("/domains"), fmtTime(rec.NotAfter))
+	wantContains(t, b.get("/domains"), fmtTime(iss.Leaf().NotAfter))
 
 	// Without an uploader the form says so.
 	e2 := newEnv(t, envOptions{noUploader: true})

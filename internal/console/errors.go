@@ -41,6 +41,8 @@ func asFormError(err error) *formError {
 		return &formError{Status: http.StatusForbidden, Message: "Your organization has reached its domain limit. Delete a domain you no longer need, or ask the operator to raise the limit."}
 	case errors.Is(err, customdomain.ErrInUse):
 		return &formError{Status: http.StatusConflict, Message: "This name is already verified by another organization. A name serves one organization; ask the operator if it should move."}
+	case errors.Is(err, customdomain.ErrUploadsUnavailable):
+		return &formError{Status: http.StatusServiceUnavailable, Message: "Certificate upload is not available on this server yet; nothing was changed."}
 	case errors.Is(err, customdomain.ErrNotVerified):
 		return &formError{Status: http.StatusForbidden, Message: "Ownership of this domain is not proven yet. Publish the records, press Verify now until the status is VERIFIED, then upload the certificate."}
 	}

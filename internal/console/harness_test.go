@@ -1,8 +1,8 @@
 package console
 
 import (
-	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,7 +39,7 @@ type env struct {
 	domains  *customdomain.Service
 	tenants  *tenant.Service
 	events   *systemlog.Log
-	certs    *issuance.MemStore
+	ca       *issuance.CA
 	box      *sealed.Box
 	operator string
 }
@@ -81,10 +81,24 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certs := issuance.NewMemStore()
-	deps := Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger, Checker: checker, Certificates: certs}
+	// The real certificate lifecycle for uploads: the lifecycle's Upload
+	// with a Keeper over the SQLite certificate table. Uploads are judged
+	// against the built-in CA's root as the public roots, so a test can
+	// upload a certificate that verifies.
+	ca, err := issuance.LoadOrCreateCA(t.TempDir(), box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Root())
+	deps := Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger, Checker: checker, Certificates: st}
 	if !o.noUploader {
-		deps.Uploader = &testUploader{domains: domains, certs: certs, box: box}
+		keeper, err := issuance.NewKeeper(nil, st, box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		domains.UseCertificates(customdomain.Certificates{Keeper: keeper, Upload: issuance.CheckOptions{PublicRoots: roots}})
+		deps.Uploader = domains
 	}
 	c, err := New(Config{}, deps)
 	if err != nil {
@@ -98,37 +112,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, console: c, world: world, store: st, domains: domains, tenants: tenants,
-		events: events, certs: certs, box: box, operator: secret}
-}
-
-// testUploader stands in for the certificate service that is not wired
-// yet: it judges an upload with the real issuance.CheckUpload (so the
-// refusals are the API's messages) and keeps the sealed result in the
-// MemStore the console reads.
-type testUploader struct {
-	domains *customdomain.Service
-	certs   *issuance.MemStore
-	box     *sealed.Box
-}
-
-func (u *testUploader) UploadCertificate(ctx context.Context, a customdomain.Actor, id, certPEM, chainPEM, keyPEM string) error {
-	d, err := u.domains.Get(ctx, a, id)
-	if err != nil {
-		return err
-	}
-	if !d.Status.Proven() {
-		return customdomain.ErrNotVerified
-	}
-	checked, err := issuance.CheckUpload(d.Name, issuance.Upload{Certificate: certPEM, CertificateChain: chainPEM,
-		PrivateKey: keyPEM, Type: "PEM"}, issuance.CheckOptions{})
-	if err != nil {
-		return err
-	}
-	rec, err := issuance.Seal(u.box, checked.Issued, time.Time{})
-	if err != nil {
-		return err
-	}
-	return u.certs.PutCertificate(ctx, rec)
+		events: events, ca: ca, box: box, operator: secret}
 }
 
 // newOrg creates an org and a token for its admin.

@@ -10,9 +10,31 @@ import (
 	"math/big"
 	"testing"
 	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/issuance"
 )
 
-type pemPair struct{ cert, key string }
+type pemPair struct{ cert, chain, key string }
+
+// pemOf encodes an issued certificate as a person pastes it.
+func pemOf(t *testing.T, iss *issuance.Issued) pemPair {
+	t.Helper()
+	var p pemPair
+	for i, c := range iss.Chain {
+		b := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+		if i == 0 {
+			p.cert = b
+		} else {
+			p.chain += b
+		}
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(iss.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.key = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	return p
+}
 
 // selfSigned makes a certificate for name that signs itself: the upload
 // refuses it.
