@@ -57,6 +57,7 @@ type serveConfig struct {
 	WatchInterval  time.Duration
 	MovedGrace     time.Duration
 	SchedulerLease time.Duration
+	NameserverPort int
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -98,6 +99,8 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	f.DurationVar(&c.WatchInterval, "watch-interval", customdomain.WatchInterval, "how often an active domain's CNAME is re-checked and its CA asked for the renewal window")
 	f.DurationVar(&c.MovedGrace, "moved-grace", customdomain.MovedGrace, "how long renewals go on after a name stopped pointing here")
 	f.DurationVar(&c.SchedulerLease, "scheduler-lease", 2*time.Minute, "how long a claimed domain stays claimed; work left by a dead process resumes after it")
+	f.IntVar(&c.NameserverPort, "nameserver-port", 53, "port of the authoritative servers (tests)")
+	f.MarkHidden("nameserver-port")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	annotateEnv(f)
@@ -141,7 +144,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	checker, err := dnscheck.New(dnscheck.Config{Resolvers: c.DNSResolvers})
+	checker, err := dnscheck.New(dnscheck.Config{Resolvers: c.DNSResolvers, NameserverPort: c.NameserverPort})
 	if err != nil {
 		return usageError("--dns-resolvers: %v", err)
 	}

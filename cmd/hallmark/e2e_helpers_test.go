@@ -1,0 +1,360 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
+	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/sealed"
+)
+
+const (
+	e2eToken  = "e2e-operator-token-0123456789abcdef"
+	e2eTarget = "edge.hallmark.test"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects a server's output for the failure message.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// hallmark is a `hallmark serve` under test, every listener on loopback.
+type hallmark struct {
+	t                   *testing.T
+	api, https, http    string
+	dataDir             string
+	httpPort, httpsPort int
+	log                 *syncBuffer
+}
+
+// newWorld is the DNS of the tests: the zone acme.test and the CNAME
+// target edge.hallmark.test, which resolves to 127.0.0.1 (the edge).
+func newWorld(t *testing.T) *dnstest.World {
+	w := dnstest.NewWorld(t, dnstest.WorldConfig{Zone: "acme.test.", Nameservers: 2})
+	w.Set(e2eTarget + ". 300 IN A 127.0.0.1")
+	return w
+}
+
+// serveArgs are the flags of a serve on loopback against world.
+func serveArgs(t *testing.T, h *hallmark, world *dnstest.World, extra ...string) []string {
+	h.httpPort, h.httpsPort = cmpOr(h.httpPort, freePort(t)), cmpOr(h.httpsPort, freePort(t))
+	h.api = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	h.https = fmt.Sprintf("127.0.0.1:%d", h.httpsPort)
+	h.http = fmt.Sprintf("127.0.0.1:%d", h.httpPort)
+	if h.dataDir == "" {
+		h.dataDir = t.TempDir()
+	}
+	return append([]string{"serve",
+		"--data-dir", h.dataDir,
+		"--api-addr", h.api, "--https-addr", h.https, "--http-addr", h.http,
+		"--cname-target", e2eTarget,
+		"--dns-resolvers", strings.Join(world.Resolvers(), ","),
+		"--nameserver-port", strconv.Itoa(world.NameserverPort()),
+		"--bootstrap-token", e2eToken,
+		"--log-level", "debug",
+	}, extra...)
+}
+
+func cmpOr(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+// startHallmark runs serve in this process until the test ends.
+func startHallmark(t *testing.T, h *hallmark, world *dnstest.World, extra ...string) *hallmark {
+	t.Helper()
+	h.t = t
+	args := serveArgs(t, h, world, extra...)
+	h.log = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, h.log, h.log) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30s of its context ending")
+		}
+		if t.Failed() {
+			t.Logf("hallmark log:\n%s", h.log.String())
+		}
+	})
+	h.waitUp(done)
+	return h
+}
+
+func (h *hallmark) waitUp(done chan error) {
+	h.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if done != nil {
+			select {
+			case err := <-done:
+				h.t.Fatalf("serve exited: %v\n%s", err, h.log.String())
+			default:
+			}
+		}
+		resp, err := http.Get("http://" + h.api + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.t.Fatalf("serve did not come up\n%s", h.log.String())
+}
+
+type e2eDomain struct {
+	ID                    string `json:"id"`
+	Domain                string `json:"domain"`
+	CertificateSourceType string `json:"certificateSourceType"`
+	ValidationStatus      string `json:"validationStatus"`
+	DNSRecords            []struct {
+		RecordType string   `json:"recordType"`
+		FQDN       string   `json:"fqdn"`
+		Values     []string `json:"values"`
+	} `json:"dnsRecords"`
+	PublicCertificate *struct {
+		Subject     string `json:"subject"`
+		Fingerprint string `json:"fingerprint"`
+		Expiration  string `json:"expiration"`
+	} `json:"publicCertificate"`
+	Diagnosis []struct {
+		ID       string         `json:"id"`
+		Severity string         `json:"severity"`
+		Summary  string         `json:"summary"`
+		Detail   string         `json:"detail"`
+		Fix      string         `json:"fix"`
+		Evidence map[string]any `json:"evidence"`
+	} `json:"diagnosis"`
+	MovedSince string `json:"movedSince"`
+}
+
+func (d e2eDomain) ids() []string {
+	var out []string
+	for _, f := range d.Diagnosis {
+		out = append(out, f.ID)
+	}
+	return out
+}
+
+func (d e2eDomain) finding(id string) (string, bool) {
+	for _, f := range d.Diagnosis {
+		if f.ID == id {
+			b, _ := json.Marshal(f)
+			return string(b), true
+		}
+	}
+	return "", false
+}
+
+// call sends a JSON request to the API with token.
+func (h *hallmark) call(method, path, token string, body any, out any) int {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, "http://"+h.api+path, rd)
+	req.Header.Set("Authorization", "SSWS "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			h.t.Fatalf("%s %s: decoding %s: %v", method, path, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (h *hallmark) create(token, name, source string) e2eDomain {
+	h.t.Helper()
+	var d e2eDomain
+	if st := h.call("POST", "/api/v1/domains", token, map[string]string{"domain": name, "certificateSourceType": source}, &d); st != 201 {
+		h.t.Fatalf("create %s: %d", name, st)
+	}
+	return d
+}
+
+func (h *hallmark) get(token, id string) e2eDomain {
+	h.t.Helper()
+	var d e2eDomain
+	if st := h.call("GET", "/api/v1/domains/"+id, token, nil, &d); st != 200 {
+		h.t.Fatalf("get %s: %d", id, st)
+	}
+	return d
+}
+
+func (h *hallmark) verify(token, id string) e2eDomain {
+	h.t.Helper()
+	var d e2eDomain
+	if st := h.call("POST", "/api/v1/domains/"+id+"/verify", token, nil, &d); st != 200 {
+		h.t.Fatalf("verify %s: %d", id, st)
+	}
+	return d
+}
+
+// publish puts the records the API asked for into the world.
+func publish(world *dnstest.World, d e2eDomain) {
+	for _, r := range d.DNSRecords {
+		switch r.RecordType {
+		case "TXT":
+			world.Set(fmt.Sprintf("%s. 300 IN TXT %q", r.FQDN, r.Values[0]))
+		case "CNAME":
+			world.Set(fmt.Sprintf("%s. 300 IN CNAME %s.", r.FQDN, r.Values[0]))
+		}
+	}
+}
+
+// waitDomain polls the domain until ok says yes.
+func (h *hallmark) waitDomain(token, id string, within time.Duration, what string, ok func(e2eDomain) bool) e2eDomain {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		d := h.get(token, id)
+		if ok(d) {
+			return d
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s: waited %s for %s; domain is %s %v %+v", d.Domain, within, what, d.ValidationStatus, d.ids(), d.Diagnosis)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func status(s string) func(e2eDomain) bool {
+	return func(d e2eDomain) bool { return d.ValidationStatus == s }
+}
+
+func hasFinding(id string) func(e2eDomain) bool {
+	return func(d e2eDomain) bool { _, ok := d.finding(id); return ok }
+}
+
+// events returns the system log events of one type for a domain.
+func (h *hallmark) events(typ, domainID string) []map[string]any {
+	h.t.Helper()
+	var evs []map[string]any
+	q := fmt.Sprintf(`eventType eq %q and target.id eq %q`, typ, domainID)
+	if st := h.call("GET", "/api/v1/logs?limit=100&filter="+urlEscape(q), e2eToken, nil, &evs); st != 200 {
+		h.t.Fatalf("logs: %d", st)
+	}
+	return evs
+}
+
+func urlEscape(s string) string {
+	r := strings.NewReplacer(" ", "%20", `"`, "%22", "=", "%3D", "&", "%26")
+	return r.Replace(s)
+}
+
+// handshake connects to the edge with SNI name and returns the leaf it
+// served, verified against roots.
+func (h *hallmark) handshake(name string, roots *x509.CertPool) (*x509.Certificate, error) {
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: &tls.Config{ServerName: name, RootCAs: roots}}
+	conn, err := d.DialContext(context.Background(), "tcp", h.https)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return conn.(*tls.Conn).ConnectionState().PeerCertificates[0], nil
+}
+
+// edgeClient is an HTTP client that reaches every name at the edge.
+func (h *hallmark) edgeClient(roots *x509.CertPool) *http.Client {
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, h.https)
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true,
+	}}
+}
+
+func pool(pemBytes []byte) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(pemBytes)
+	return p
+}
+
+
+func mustBox(t *testing.T, dataDir string) *sealed.Box {
+	t.Helper()
+	b, err := sealed.LoadOrCreateKey(filepath.Join(dataDir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// uploadBody is Okta's certificate upload body for an issued certificate;
+// root is added at the end of the chain (a private root, accepted with a
+// warning).
+func uploadBody(t *testing.T, iss *issuance.Issued, root []byte) map[string]string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(iss.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain []byte
+	for _, c := range iss.Chain[1:] {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	chain = append(chain, root...)
+	return map[string]string{
+		"certificate":      string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: iss.Leaf().Raw})),
+		"certificateChain": string(chain),
+		"privateKey":       string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"type":             "PEM",
+	}
+}

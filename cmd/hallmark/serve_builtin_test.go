@@ -1,0 +1,170 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/issuance"
+)
+
+// TestServeBuiltInCA follows the README with the built-in CA: a name
+// created, published and verified through the API is served over HTTPS by
+// the edge with a certificate that verifies against GET /api/v1/ca/root.pem,
+// and keeps being watched after activation.
+func TestServeBuiltInCA(t *testing.T) {
+	world := newWorld(t)
+	h := startHallmark(t, &hallmark{}, world, "--watch-interval", "300ms")
+
+	// The root, without a token.
+	resp, err := http.Get("http://" + h.api + "/api/v1/ca/root.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootPEM, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-pem-file" || !strings.Contains(string(rootPEM), "BEGIN CERTIFICATE") {
+		t.Fatalf("root.pem: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	roots := pool(rootPEM)
+
+	// An org with an upstream, and its token.
+	var seen http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		io.WriteString(w, "hello from acme")
+	}))
+	defer up.Close()
+	var org struct{ ID string }
+	if st := h.call("POST", "/api/v1/orgs", e2eToken, map[string]string{"name": "Acme", "upstream": up.URL}, &org); st != 201 {
+		t.Fatalf("create org: %d", st)
+	}
+	var tok struct{ Token string }
+	if st := h.call("POST", "/api/v1/orgs/"+org.ID+"/tokens", e2eToken, map[string]string{"name": "admin"}, &tok); st != 201 {
+		t.Fatalf("create token: %d", st)
+	}
+	acme := tok.Token
+
+	const name = "login.acme.test"
+	d := h.create(acme, name, "OKTA_MANAGED")
+	if _, err := h.handshake(name, roots); err == nil {
+		t.Fatal("the edge served a name before it was verified")
+	}
+	publish(world, d)
+	if v := h.verify(acme, d.ID); v.ValidationStatus != "VERIFIED" && v.ValidationStatus != "COMPLETED" {
+		t.Fatalf("verify: %s %v", v.ValidationStatus, v.ids())
+	}
+	d = h.waitDomain(acme, d.ID, 20*time.Second, "COMPLETED", status("COMPLETED"))
+	if d.PublicCertificate == nil || d.PublicCertificate.Subject != "CN="+name {
+		t.Fatalf("publicCertificate %+v", d.PublicCertificate)
+	}
+	leaf, err := h.handshake(name, roots)
+	if err != nil {
+		t.Fatalf("handshake verified against root.pem: %v", err)
+	}
+	if got := issuance.Fingerprint(leaf); got != d.PublicCertificate.Fingerprint {
+		t.Errorf("edge serves %s, publicCertificate says %s", got, d.PublicCertificate.Fingerprint)
+	}
+	if exp := leaf.NotAfter.UTC().Format("2006-01-02T15:04:05.000Z"); exp != d.PublicCertificate.Expiration {
+		t.Errorf("expiration %s, edge serves one expiring %s", d.PublicCertificate.Expiration, exp)
+	}
+	if evs := h.events("system.custom_url_domain.cert_provision", d.ID); len(evs) != 1 {
+		t.Errorf("cert_provision events: %d, want 1", len(evs))
+	}
+
+	t.Run("edge/upper-case-sni", func(t *testing.T) {
+		if _, err := h.handshake(strings.ToUpper(name), roots); err != nil {
+			t.Errorf("handshake with SNI %s: %v", strings.ToUpper(name), err)
+		}
+	})
+	t.Run("edge/unknown-sni", func(t *testing.T) {
+		_, err := h.handshake("unknown.acme.test", nil)
+		if err == nil || !strings.Contains(err.Error(), "unrecognized name") {
+			t.Errorf("got %v, want the unrecognized_name alert", err)
+		}
+	})
+	t.Run("edge/http-redirect", func(t *testing.T) {
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		req, _ := http.NewRequest("GET", "http://"+h.http+"/signin?x=1", nil)
+		req.Host = name
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := "https://" + name + ":" + strings.Split(h.https, ":")[1] + "/signin?x=1"
+		if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
+			t.Errorf("got %d %q, want 301 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+		}
+	})
+	t.Run("edge/proxy-to-org-upstream", func(t *testing.T) {
+		resp, err := h.edgeClient(roots).Get("https://" + name + "/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "hello from acme" {
+			t.Fatalf("got %d %q", resp.StatusCode, b)
+		}
+		if seen.Get("X-Forwarded-Host") != name || seen.Get("X-Forwarded-Proto") != "https" || seen.Get("X-Forwarded-For") != "127.0.0.1" {
+			t.Errorf("forwarded headers %v", seen)
+		}
+	})
+
+	t.Run("moved-and-back", func(t *testing.T) {
+		world.Remove(name+".", "CNAME")
+		m := h.waitDomain(acme, d.ID, 20*time.Second, "moved", func(d e2eDomain) bool { return d.MovedSince != "" })
+		f, ok := m.finding("domain.moved")
+		if !ok || !strings.Contains(f, e2eTarget) || m.ValidationStatus != "COMPLETED" {
+			t.Errorf("moved domain: %s %v, want COMPLETED with domain.moved naming %s", m.ValidationStatus, m.ids(), e2eTarget)
+		}
+		if evs := h.events("system.custom_url_domain.moved", d.ID); len(evs) != 1 {
+			t.Errorf("moved events: %d, want 1", len(evs))
+		}
+		if _, err := h.handshake(name, roots); err != nil {
+			t.Errorf("the certificate in hand is no longer served: %v", err)
+		}
+		publish(world, d)
+		h.waitDomain(acme, d.ID, 20*time.Second, "points here again", func(d e2eDomain) bool { return d.MovedSince == "" && len(d.Diagnosis) == 0 })
+		if evs := h.events("system.custom_url_domain.moved", d.ID); len(evs) != 2 {
+			t.Errorf("moved events after recovery: %d, want 2 (moved, back)", len(evs))
+		}
+	})
+
+	t.Run("manual-upload-served-without-restart", func(t *testing.T) {
+		// A certificate from another built-in CA stands in for one bought
+		// elsewhere.
+		ca, err := issuance.LoadOrCreateCA(filepath.Join(t.TempDir(), "ca"), mustBox(t, t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherRoot := ca.RootPEM()
+		iss, err := ca.Issue(t.Context(), issuance.Request{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := uploadBody(t, iss, otherRoot)
+		if st := h.call("PUT", "/api/v1/domains/"+d.ID+"/certificate", acme, body, nil); st != 204 {
+			t.Fatalf("upload: %d", st)
+		}
+		got := h.get(acme, d.ID)
+		if got.CertificateSourceType != "MANUAL" || got.ValidationStatus != "COMPLETED" || got.PublicCertificate.Fingerprint != issuance.Fingerprint(iss.Leaf()) {
+			t.Fatalf("after upload: %s %s %+v", got.CertificateSourceType, got.ValidationStatus, got.PublicCertificate)
+		}
+		leaf, err := h.handshake(name, pool(otherRoot))
+		if err != nil || issuance.Fingerprint(leaf) != got.PublicCertificate.Fingerprint {
+			t.Errorf("after upload the edge serves %v (%v), want the uploaded certificate", leaf, err)
+		}
+		if evs := h.events("system.custom_url_domain.cert_upload", d.ID); len(evs) != 1 {
+			t.Errorf("cert_upload events: %d, want 1", len(evs))
+		}
+		if strings.Contains(h.log.String(), "PRIVATE KEY") {
+			t.Error("the log holds a private key")
+		}
+	})
+}
