@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -327,7 +328,6 @@ func pool(pemBytes []byte) *x509.CertPool {
 	return p
 }
 
-
 func mustBox(t *testing.T, dataDir string) *sealed.Box {
 	t.Helper()
 	b, err := sealed.LoadOrCreateKey(filepath.Join(dataDir, "master.key"))
@@ -358,3 +358,5 @@ func uploadBody(t *testing.T, iss *issuance.Issued, root []byte) map[string]stri
 		"type":             "PEM",
 	}
 }
+
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
