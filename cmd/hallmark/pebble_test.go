@@ -75,6 +75,7 @@ func startPebble(t *testing.T, world *dnstest.World, httpPort, tlsPort int, env 
 		"externalAccountMACKeys":         map[string]string{"kid-1": p.mac},
 		"caaIdentities":                  []string{"pebble.letsencrypt.org"},
 		"profiles":                       map[string]any{"default": map[string]any{"Description": "90 days", "ValidityPeriod": 7776000}},
+		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
 	}})
 	confFile := filepath.Join(dir, "pebble.json")
 	os.WriteFile(confFile, conf, 0o600)
