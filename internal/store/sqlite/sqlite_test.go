@@ -2,8 +2,8 @@ package sqlite
 
 import (
 	"fmt"
-	"io/fs"
 	"io"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
