@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/api"
+	"github.com/hallmark-dev/hallmark/internal/console"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
 	"github.com/hallmark-dev/hallmark/internal/edge"
@@ -220,9 +221,22 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		Registry: reg, Gatherer: reg, Ready: st.Ping, CARoot: caRoot,
 	})
 
+	con, err := console.New(console.Config{}, console.Deps{
+		Domains: domains, Tenants: tenants, Log: events, Logger: logger.With("component", "console"),
+		Checker: checker, Certificates: st, Uploader: domains,
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	for _, p := range []string{"/api/", "/healthz", "/readyz", "/metrics"} {
+		mux.Handle(p, apiHandler)
+	}
+	mux.Handle("/", con)
+
 	srv := &http.Server{
 		Addr:              c.APIAddr,
-		Handler:           apiHandler,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -32,6 +32,20 @@ func TestServeBuiltInCA(t *testing.T) {
 	}
 	roots := pool(rootPEM)
 
+	// The console answers beside the API on the same address.
+	resp, err = http.Get("http://" + h.api + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(page), "token") {
+		t.Fatalf("console at /: %d %q, want the sign-in page", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if resp.Header.Get("Content-Security-Policy") == "" {
+		t.Fatal("console at / has no Content-Security-Policy")
+	}
+
 	// An org with an upstream, and its token.
 	var seen http.Header
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
