@@ -204,7 +204,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
 	defer httpLn.Close()
-	tenants := tenant.NewService(st)
+	tenants := tenant.NewService(st, events, domains, logger)
 	secret, created, err := tenants.Bootstrap(ctx, c.BootstrapToken)
 	if err != nil {
 		return err

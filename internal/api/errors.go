@@ -82,6 +82,8 @@ func fromDomainError(err error, id string) *Error {
 		return errValidation(ie.Field + ": " + ie.Reason)
 	case errors.As(err, &te):
 		return errValidation(te.Field + ": " + te.Reason)
+	case errors.Is(err, tenant.ErrForbidden):
+		return errForbidden(err.Error())
 	case errors.Is(err, store.ErrNotFound):
 		if id != "" {
 			return errDomainNotFound(id)

@@ -72,7 +72,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenants := tenant.NewService(st)
+	tenants := tenant.NewService(st, events, domains, logger)
 	secret, _, err := tenants.Bootstrap(ctx, "")
 	if err != nil {
 		t.Fatal(err)

@@ -126,7 +126,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, r, s.logger, errRateLimited(), "")
 			return
 		}
-		a := customdomain.Actor{OrgID: tok.OrgID, Operator: tok.Operator(), ID: tok.ID, Name: tok.Name}
+		a := tok.Actor()
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey, a)))
 	})
 }

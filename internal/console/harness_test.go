@@ -70,7 +70,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenants := tenant.NewService(st)
+	tenants := tenant.NewService(st, events, domains, logger)
 	secret, _, err := tenants.Bootstrap(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -118,11 +118,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 // newOrg creates an org and a token for its admin.
 func (e *env) newOrg(name string) (orgID, token string) {
 	e.t.Helper()
-	o, err := e.tenants.CreateOrg(e.t.Context(), tenant.Org{Name: name})
+	o, err := e.tenants.CreateOrg(e.t.Context(), tenant.Actor{Operator: true, ID: "test"}, tenant.Org{Name: name})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	_, secret, err := e.tenants.CreateToken(e.t.Context(), o.ID, "admin")
+	_, secret, err := e.tenants.CreateToken(e.t.Context(), tenant.Actor{Operator: true, ID: "test"}, o.ID, "admin")
 	if err != nil {
 		e.t.Fatal(err)
 	}

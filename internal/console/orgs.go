@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
-	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
@@ -29,19 +28,18 @@ func (c *Console) renderOrgs(w http.ResponseWriter, r *http.Request, status int,
 	return c.render(w, r, status, "orgs", "Organizations", data)
 }
 
-// createOrg creates an org by name. Assigning a verified custom domain to
-// a new org stays with the API (POST /api/v1/orgs with customDomain).
+// createOrg creates an org by name (tenant.Service.CreateOrg has the rules
+// and records the event).
 func (c *Console) createOrg(w http.ResponseWriter, r *http.Request) error {
 	cl := callerFrom(r.Context())
 	name := r.PostFormValue("name")
-	o, err := c.deps.Tenants.CreateOrg(r.Context(), tenant.Org{Name: name})
+	o, err := c.deps.Tenants.CreateOrg(r.Context(), cl.actor, tenant.Org{Name: name})
 	if err != nil {
 		if fe := asFormError(err); fe != nil {
 			return c.renderOrgs(w, r, fe.Status, orgList{Name: name, Error: fe})
 		}
 		return err
 	}
-	c.orgEvent(r, systemlog.OrgCreate, o.ID, o.ID, "Org created")
 	cl.sess.setFlash("ok", "The organization "+o.Name+" was created. Create an API token for its admin below.")
 	http.Redirect(w, r, "/orgs/"+o.ID, http.StatusSeeOther)
 	return nil
@@ -97,14 +95,13 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request) error {
 		return c.renderOrg(w, r, http.StatusBadRequest, orgPage{TokenName: name,
 			Error: &formError{Status: http.StatusBadRequest, Message: "Give the token a name that says who or what uses it, such as \"Acme admin\"."}})
 	}
-	t, secret, err := c.deps.Tenants.CreateToken(r.Context(), org, name)
+	t, secret, err := c.deps.Tenants.CreateToken(r.Context(), cl.actor, org, name)
 	if err != nil {
 		if fe := asFormError(err); fe != nil {
 			return c.renderOrg(w, r, fe.Status, orgPage{TokenName: name, Error: fe})
 		}
 		return err
 	}
-	c.orgEvent(r, systemlog.TokenCreate, t.OrgID, t.ID, "API token created")
 	cl.sess.putToken(shownToken{OrgID: org, Name: t.Name, Secret: secret})
 	http.Redirect(w, r, "/orgs/"+org+"#new-token", http.StatusSeeOther)
 	return nil
@@ -113,31 +110,10 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request) error {
 func (c *Console) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	cl := callerFrom(r.Context())
 	org, id := r.PathValue("id"), r.PathValue("tokenId")
-	if err := c.deps.Tenants.RevokeToken(r.Context(), org, id); err != nil {
+	if err := c.deps.Tenants.RevokeToken(r.Context(), cl.actor, org, id); err != nil {
 		return err
 	}
-	c.orgEvent(r, systemlog.TokenRevoke, org, id, "API token revoked")
 	cl.sess.setFlash("ok", "The token was revoked; it no longer works for the API or the console.")
 	http.Redirect(w, r, "/orgs/"+org, http.StatusSeeOther)
 	return nil
-}
-
-// orgEvent records an org or token change in the system log, in the shape
-// the API records it.
-func (c *Console) orgEvent(r *http.Request, typ, orgID, targetID, msg string) {
-	a := callerFrom(r.Context()).actor
-	targetType := "Org"
-	if strings.HasPrefix(typ, "system.api_token") {
-		targetType = "Token"
-	}
-	e := systemlog.Event{
-		EventType: typ, Severity: "INFO", DisplayMessage: msg,
-		Actor:   systemlog.Actor{ID: a.ID, Type: "PublicClientApp", DisplayName: a.Name},
-		Target:  []systemlog.Target{{ID: targetID, Type: targetType}},
-		Outcome: systemlog.Outcome{Result: "SUCCESS"},
-		OrgID:   orgID,
-	}
-	if _, err := c.deps.Log.Append(r.Context(), e); err != nil {
-		c.deps.Logger.Error("system log append failed", "eventType", typ, "err", err)
-	}
 }

@@ -251,7 +251,7 @@ func (c *Console) lookup(r *http.Request) (*caller, error) {
 // actorOf is the lifecycle's actor for a token, built exactly as the API
 // builds it.
 func actorOf(tok tenant.Token) customdomain.Actor {
-	return customdomain.Actor{OrgID: tok.OrgID, Operator: tok.Operator(), ID: tok.ID, Name: tok.Name}
+	return tok.Actor()
 }
 
 // signedIn admits requests with a live session: GETs without one go to

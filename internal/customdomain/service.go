@@ -16,6 +16,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
 	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
 // Config configures the lifecycle. Zero values mean defaults.
@@ -66,13 +67,8 @@ type EventLog interface {
 	Append(ctx context.Context, e systemlog.Event) (systemlog.Event, error)
 }
 
-// Actor is who asks: an org's token, or the operator.
-type Actor struct {
-	OrgID    string // "" for the operator
-	Operator bool
-	ID       string // token id
-	Name     string
-}
+// Actor is who asks (see tenant.Actor).
+type Actor = tenant.Actor
 
 // System is the actor of background work.
 var System = Actor{Operator: true, ID: "hallmark", Name: "Hallmark scheduler"}

@@ -8,28 +8,53 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
 	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
 )
 
-// ErrInvalidToken: the token is unknown or revoked.
-var ErrInvalidToken = errors.New("invalid token")
+var (
+	// ErrInvalidToken: the token is unknown or revoked.
+	ErrInvalidToken = errors.New("invalid token")
+	// ErrForbidden: only the operator manages orgs and their tokens.
+	ErrForbidden = errors.New("only the operator token may manage orgs and their tokens")
+)
 
 // tokenPrefix starts every generated token so that secret scanners and
 // people recognise it.
 const tokenPrefix = "hm_"
 
-// Service manages orgs and tokens.
-type Service struct {
-	store Store
-	now   func() time.Time
+// EventLog records system log events.
+type EventLog interface {
+	Append(ctx context.Context, e systemlog.Event) (systemlog.Event, error)
 }
 
-// NewService returns a Service over st.
-func NewService(st Store) *Service { return &Service{store: st, now: time.Now} }
+// Domains is what org creation needs of the custom-domain lifecycle:
+// AssignToOrg checks (check=true) or moves a proven name to an org.
+type Domains interface {
+	AssignToOrg(ctx context.Context, name, orgID string, check bool) error
+}
+
+// Service manages orgs and tokens and records their changes in the
+// system log.
+type Service struct {
+	store   Store
+	log     EventLog
+	domains Domains
+	logger  *slog.Logger
+	now     func() time.Time
+}
+
+// NewService returns a Service over st. domains may be nil when orgs are
+// never created with a custom domain.
+func NewService(st Store, log EventLog, domains Domains, logger *slog.Logger) *Service {
+	return &Service{store: st, log: log, domains: domains, logger: logger, now: time.Now}
+}
 
 // Hash is how a token secret is stored. Tokens carry 240 random bits, so a
 // fast hash is enough: a leaked database does not yield usable tokens.
@@ -95,19 +120,43 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error
 	return t, nil
 }
 
-// CreateOrg stores a new org.
-func (s *Service) CreateOrg(ctx context.Context, o Org) (Org, error) {
+// CreateOrg stores a new org. A CustomDomain must already be proven
+// (customdomain.ErrNotVerified) and serve no other org
+// (customdomain.ErrInUse); it then moves to the new org. An Upstream must
+// be an absolute http(s) URL.
+func (s *Service) CreateOrg(ctx context.Context, a Actor, o Org) (Org, error) {
+	if !a.Operator {
+		return Org{}, ErrForbidden
+	}
 	o.Name = strings.TrimSpace(o.Name)
 	if o.Name == "" || len(o.Name) > 200 {
 		return Org{}, &InvalidError{"name", "give the org a name of 1 to 200 characters"}
 	}
-	if o.ID == "" {
-		o.ID = oktaid.New("org")
+	if o.Upstream != "" {
+		u, err := url.Parse(o.Upstream)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return Org{}, &InvalidError{"upstream", "give an absolute http:// or https:// URL without credentials, such as https://app.internal:8443"}
+		}
 	}
+	if o.CustomDomain != "" {
+		if s.domains == nil {
+			return Org{}, &InvalidError{"customDomain", "custom domains are not available here"}
+		}
+		if err := s.domains.AssignToOrg(ctx, o.CustomDomain, "", true); err != nil {
+			return Org{}, err
+		}
+	}
+	o.ID = oktaid.New("org")
 	o.Created = s.now().UTC()
 	if err := s.store.CreateOrg(ctx, o); err != nil {
 		return Org{}, fmt.Errorf("storing org: %w", err)
 	}
+	if o.CustomDomain != "" {
+		if err := s.domains.AssignToOrg(ctx, o.CustomDomain, o.ID, false); err != nil {
+			return Org{}, err
+		}
+	}
+	s.event(ctx, a, systemlog.OrgCreate, o.ID, "Org", o.ID, "Org created")
 	return o, nil
 }
 
@@ -119,7 +168,10 @@ func (s *Service) ListOrgs(ctx context.Context) ([]Org, error) { return s.store.
 
 // CreateToken creates a token for org and returns it with its secret, the
 // only time the secret is seen.
-func (s *Service) CreateToken(ctx context.Context, orgID, name string) (Token, string, error) {
+func (s *Service) CreateToken(ctx context.Context, a Actor, orgID, name string) (Token, string, error) {
+	if !a.Operator {
+		return Token{}, "", ErrForbidden
+	}
 	if _, err := s.store.GetOrg(ctx, orgID); err != nil {
 		return Token{}, "", err
 	}
@@ -132,6 +184,7 @@ func (s *Service) CreateToken(ctx context.Context, orgID, name string) (Token, s
 	if err := s.store.CreateToken(ctx, t); err != nil {
 		return Token{}, "", fmt.Errorf("storing token: %w", err)
 	}
+	s.event(ctx, a, systemlog.TokenCreate, orgID, "Token", t.ID, "API token created")
 	return t, secret, nil
 }
 
@@ -144,17 +197,41 @@ func (s *Service) ListTokens(ctx context.Context, orgID string) ([]Token, error)
 }
 
 // RevokeToken revokes an org's token.
-func (s *Service) RevokeToken(ctx context.Context, orgID, tokenID string) error {
+func (s *Service) RevokeToken(ctx context.Context, a Actor, orgID, tokenID string) error {
+	if !a.Operator {
+		return ErrForbidden
+	}
 	ts, err := s.ListTokens(ctx, orgID)
 	if err != nil {
 		return err
 	}
 	for _, t := range ts {
 		if t.ID == tokenID {
-			return s.store.RevokeToken(ctx, tokenID, s.now().UTC())
+			if err := s.store.RevokeToken(ctx, tokenID, s.now().UTC()); err != nil {
+				return err
+			}
+			s.event(ctx, a, systemlog.TokenRevoke, orgID, "Token", tokenID, "API token revoked")
+			return nil
 		}
 	}
 	return store.ErrNotFound
+}
+
+// event records a change; losing the log line must not undo the change.
+func (s *Service) event(ctx context.Context, a Actor, typ, orgID, targetType, targetID, msg string) {
+	if s.log == nil {
+		return
+	}
+	e := systemlog.Event{
+		EventType: typ, Severity: "INFO", DisplayMessage: msg,
+		Actor:   systemlog.Actor{ID: a.ID, Type: "PublicClientApp", DisplayName: a.Name},
+		Target:  []systemlog.Target{{ID: targetID, Type: targetType}},
+		Outcome: systemlog.Outcome{Result: "SUCCESS"},
+		OrgID:   orgID,
+	}
+	if _, err := s.log.Append(ctx, e); err != nil {
+		s.logger.Error("system log append failed", "eventType", typ, "err", err)
+	}
 }
 
 // InvalidError is bad input with the field it concerns.

@@ -19,7 +19,7 @@ func newService(t *testing.T) *tenant.Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return tenant.NewService(st)
+	return tenant.NewService(st, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func TestBootstrap(t *testing.T) {
@@ -58,11 +58,12 @@ func TestBootstrap(t *testing.T) {
 func TestTokens(t *testing.T) {
 	ctx := t.Context()
 	s := newService(t)
-	o, err := s.CreateOrg(ctx, tenant.Org{Name: "Acme"})
+	op := tenant.Actor{Operator: true, ID: "tokOp"}
+	o, err := s.CreateOrg(ctx, op, tenant.Org{Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, secret, err := s.CreateToken(ctx, o.ID, "ci")
+	tok, secret, err := s.CreateToken(ctx, op, o.ID, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestTokens(t *testing.T) {
 	if err != nil || got.OrgID != o.ID || got.Operator() {
 		t.Fatalf("Authenticate = %+v, %v; want org %s", got, err, o.ID)
 	}
-	if err := s.RevokeToken(ctx, o.ID, tok.ID); err != nil {
+	if err := s.RevokeToken(ctx, op, o.ID, tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Authenticate(ctx, secret); !errors.Is(err, tenant.ErrInvalidToken) {
@@ -84,10 +85,20 @@ func TestTokens(t *testing.T) {
 			t.Errorf("Authenticate(%.20q) = %v, want ErrInvalidToken", bad, err)
 		}
 	}
-	if err := s.RevokeToken(ctx, "orgNope", tok.ID); err == nil {
+	if err := s.RevokeToken(ctx, op, "orgNope", tok.ID); err == nil {
 		t.Fatal("RevokeToken on an unknown org succeeded")
 	}
-	if _, err := s.CreateOrg(ctx, tenant.Org{Name: "  "}); err == nil {
+	if _, err := s.CreateOrg(ctx, op, tenant.Org{Name: "  "}); err == nil {
 		t.Fatal("CreateOrg with a blank name succeeded")
+	}
+	if _, err := s.CreateOrg(ctx, op, tenant.Org{Name: "x", Upstream: "ftp://x"}); err == nil {
+		t.Fatal("CreateOrg with an ftp upstream succeeded")
+	}
+	orgActor := tenant.Actor{OrgID: o.ID}
+	if _, err := s.CreateOrg(ctx, orgActor, tenant.Org{Name: "y"}); !errors.Is(err, tenant.ErrForbidden) {
+		t.Fatalf("CreateOrg by an org token = %v, want ErrForbidden", err)
+	}
+	if _, _, err := s.CreateToken(ctx, orgActor, o.ID, "z"); !errors.Is(err, tenant.ErrForbidden) {
+		t.Fatalf("CreateToken by an org token = %v, want ErrForbidden", err)
 	}
 }
