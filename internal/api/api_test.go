@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -343,6 +344,19 @@ func TestBackgroundVerification(t *testing.T) {
 		e := newEnv(t, envOptions{background: true, window: time.Minute})
 		d := e.createDomain(e.operator, "bg.acme.test")
 		e.publish(d)
+		waitStatus(t, e, d.ID, "VERIFIED")
+	})
+	t.Run("ok/resumes-after-restart", func(t *testing.T) {
+		// The first process creates the domain and stops before any
+		// background check; the schedule is in the store, so a new
+		// process picks it up without anyone pressing verify.
+		e := newEnv(t, envOptions{window: time.Minute})
+		d := e.createDomain(e.operator, "resume.acme.test")
+		e.publish(d)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { e.restart().Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
 		waitStatus(t, e, d.ID, "VERIFIED")
 	})
 	t.Run("fail/window-closes", func(t *testing.T) {

@@ -34,6 +34,9 @@ type env struct {
 	store    *sqlite.Store
 	domains  *customdomain.Service
 	operator string
+	// restart builds a second lifecycle service over the same store and
+	// checker, as a restarted process (or another node) would have.
+	restart func() *customdomain.Service
 }
 
 type envOptions struct {
@@ -88,7 +91,14 @@ func newEnv(t testing.TB, o envOptions) *env {
 		go func() { domains.Run(bctx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
 	}
-	return &env{t: t, srv: srv, world: world, store: st, domains: domains, operator: secret}
+	restart := func() *customdomain.Service {
+		again, err := customdomain.New(domains.Config(), st, checker, events, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return again
+	}
+	return &env{t: t, srv: srv, world: world, store: st, domains: domains, operator: secret, restart: restart}
 }
 
 type response struct {
