@@ -65,6 +65,21 @@ const (
 	ACMEUnreachable        = "acme.unreachable"
 )
 
+// Finding ids the trust doctor and package trust add to DESIGN.md's
+// vocabulary. All are info: they record what was checked and how.
+const (
+	// RevocationChecked: a revocation source (stapled OCSP, OCSP, CRL)
+	// answered "not revoked".
+	RevocationChecked = "revocation.checked"
+	// ProxyUsed: the connection went through a proxy, which answered CONNECT.
+	ProxyUsed = "proxy.used"
+	// ProxyDirect: a proxy is configured in the environment (HTTPS_PROXY)
+	// but Go's rules (NO_PROXY, loopback) send this host direct.
+	ProxyDirect = "proxy.direct"
+	// AllowlistOK: a host:port of the allowlist profile was reached.
+	AllowlistOK = "allowlist.ok"
+)
+
 // HasError reports whether any finding has severity Error.
 func HasError(fs []Finding) bool {
 	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Severity == Error })

@@ -18,8 +18,10 @@ import (
 )
 
 // RevocationChecked is the id of the info finding that reports a revocation
-// source that answered "good". (An addition to DESIGN.md's vocabulary.)
-const RevocationChecked = "revocation.checked"
+// source that answered "good".
+//
+// Deprecated: use finding.RevocationChecked.
+const RevocationChecked = finding.RevocationChecked
 
 // Status is the outcome of one revocation source.
 type Status string
@@ -270,7 +272,7 @@ func (v *Verifier) revocationFindings(cert *x509.Certificate, checks []Revocatio
 				ev["cached"] = true
 			}
 			fs = append(fs, finding.Finding{
-				ID: RevocationChecked, Severity: finding.Info,
+				ID: finding.RevocationChecked, Severity: finding.Info,
 				Summary:  fmt.Sprintf("%s: %q is not revoked (%s)", strings.ToUpper(c.Kind), Name(cert), where),
 				Evidence: ev,
 			})

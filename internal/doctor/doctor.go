@@ -24,9 +24,11 @@ import (
 )
 
 // Finding ids added by the doctor to DESIGN.md's vocabulary; all are info.
+//
+// Deprecated: use finding.ProxyUsed and finding.AllowlistOK.
 const (
-	ProxyUsed   = "proxy.used"   // the connection went through a proxy
-	AllowlistOK = "allowlist.ok" // a host:port of the profile was reached
+	ProxyUsed   = finding.ProxyUsed
+	AllowlistOK = finding.AllowlistOK
 )
 
 // Resolver looks up host names. *net.Resolver satisfies it.
@@ -206,7 +208,7 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 			ev["proxyLeafPin"] = trust.Pin(proxied.certs()[0])
 		}
 		add(finding.Finding{
-			ID: ProxyUsed, Severity: finding.Info,
+			ID: finding.ProxyUsed, Severity: finding.Info,
 			Summary:  fmt.Sprintf("Connected through the proxy %s (from %s): CONNECT %s answered 200", redact(proxyURL), d.cfg.ProxySource, t.Addr()),
 			Evidence: ev,
 		})

@@ -337,7 +337,7 @@ func scenarios() []scenario {
 				return target
 			},
 			want:  sorted(append(slices.Clone(checked3), "proxy.used/info")),
-			check: evidence(doctor.ProxyUsed, "direct", "same certificate as through the proxy"),
+			check: evidence(finding.ProxyUsed, "direct", "same certificate as through the proxy"),
 		},
 		{
 			name: "fail/port-speaks-plain-http",

@@ -302,7 +302,7 @@ func (d *Doctor) checkProbe(ctx context.Context, p probe) finding.Finding {
 	}
 	ev["via"] = via
 	if err == nil {
-		return finding.Finding{ID: AllowlistOK, Severity: finding.Info, Summary: fmt.Sprintf("%s is reachable (%s)", addr, via), Evidence: ev}
+		return finding.Finding{ID: finding.AllowlistOK, Severity: finding.Info, Summary: fmt.Sprintf("%s is reachable (%s)", addr, via), Evidence: ev}
 	}
 	ev["error"] = err.Error()
 	label := addr
