@@ -3,6 +3,7 @@ package dnscheck
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -24,8 +25,9 @@ const caaCritical = 0x80
 // checkCAA finds the relevant CAA record set for name as a CA does (RFC
 // 8659 §3): the CAA records of the closest name, from name itself up to
 // below its public suffix, that has any; the resolvers follow a CNAME at
-// each name. It reports when that set forbids identity.
-func (c *Checker) checkCAA(ctx context.Context, name, identity string) ([]Answer, []finding.Finding) {
+// each name. It reports when that set forbids the CA, whose identities
+// are ids (primary first).
+func (c *Checker) checkCAA(ctx context.Context, name string, ids []string) ([]Answer, []finding.Finding) {
 	var qs []job
 	for cand := name; cand != "." && !isPublicSuffix(cand); cand = parent(cand) {
 		qs = append(qs, job{name: cand, qtype: dns.TypeCAA})
@@ -59,14 +61,17 @@ func (c *Checker) checkCAA(ctx context.Context, name, identity string) ([]Answer
 			}
 		}
 		if len(set) > 0 {
-			return answers, caaFindings(name, r.Name, identity, set)
+			return answers, caaFindings(name, r.Name, ids, set)
 		}
 	}
 	return answers, nil
 }
 
-// caaFindings judges the relevant record set found at at.
-func caaFindings(name, at, identity string, set []*dns.CAA) []finding.Finding {
+// caaFindings judges the relevant record set found at at. The CA is
+// allowed when an issue property names any of its identities ids (RFC 8659
+// §4.2); a fix names the primary one, ids[0].
+func caaFindings(name, at string, ids []string, set []*dns.CAA) []finding.Finding {
+	identity := ids[0]
 	var records []string
 	var critical []string
 	var issue []string
@@ -82,13 +87,17 @@ func caaFindings(name, at, identity string, set []*dns.CAA) []finding.Finding {
 		}
 		issue = append(issue, caa.Value)
 		domain, _, _ := strings.Cut(caa.Value, ";")
-		if strings.EqualFold(strings.TrimSpace(domain), identity) {
+		domain = strings.ToLower(strings.TrimSpace(domain))
+		if domain != "" && slices.Contains(ids, domain) {
 			allowed = true
 		}
 	}
 	owner := bare(strings.ToLower(set[0].Hdr.Name))
 	add := fmt.Sprintf("%s CAA 0 issue %q", owner, identity)
 	evidence := map[string]any{"name": bare(name), "caaName": owner, "records": records, "identity": identity}
+	if len(ids) > 1 {
+		evidence["identities"] = ids
+	}
 	switch {
 	case len(critical) > 0:
 		return []finding.Finding{{
@@ -116,7 +125,7 @@ func caaFindings(name, at, identity string, set []*dns.CAA) []finding.Finding {
 		ID: finding.CAAForbidsIssuer, Severity: finding.Error,
 		Summary: summary,
 		Detail: fmt.Sprintf("The CAA records that govern %s are at %s: %s. None of their issue properties names %s, so it must refuse to issue.",
-			bare(name), owner, strings.Join(records, "; "), identity),
+			bare(name), owner, strings.Join(records, "; "), strings.Join(ids, " or ")),
 		Fix:      fix,
 		Evidence: evidence,
 	}}

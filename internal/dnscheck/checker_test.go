@@ -85,6 +85,27 @@ func TestCheck(t *testing.T) {
 			records: plus(healthy, `acme.test. CAA 0 issue "digicert.com"`, `edge.hallmark.test. CAA 0 issue "letsencrypt.org"`),
 		},
 		{
+			name:    "ok/caa-allows-another-identity-of-the-ca",
+			records: plus(healthy, `acme.test. CAA 0 issue "digicert.com"`, `acme.test. CAA 0 issue "le.example"`),
+			expect:  func(e *dnscheck.Expectation) { e.CAAIdentities = []string{"LE.example"} },
+		},
+		{
+			name:    "ok/caa-identities-only",
+			records: plus(healthy, `acme.test. CAA 0 issue "le.example; validationmethods=http-01"`),
+			expect: func(e *dnscheck.Expectation) {
+				e.CAAIdentity, e.CAAIdentities = "", []string{"letsencrypt.org", "le.example"}
+			},
+		},
+		{
+			name:    "fail/caa-forbids-every-identity",
+			records: plus(healthy, `acme.test. CAA 0 issue "digicert.com"`),
+			expect: func(e *dnscheck.Expectation) {
+				e.CAAIdentity, e.CAAIdentities = "", []string{"letsencrypt.org", "le.example"}
+			},
+			want: []want{{finding.CAAForbidsIssuer, finding.Error, map[string]any{
+				"caaName": "acme.test", "identity": "letsencrypt.org", "identities": "[letsencrypt.org le.example]"}}},
+		},
+		{
 			name:    "fail/caa-forbids",
 			records: plus(healthy, `acme.test. CAA 0 issue "digicert.com"`),
 			want: []want{{finding.CAAForbidsIssuer, finding.Error, map[string]any{
@@ -379,4 +400,20 @@ func longTXT(n int) string {
 // plus returns base followed by more, never sharing base's array.
 func plus(base []string, more ...string) []string {
 	return append(slices.Clip(base), more...)
+}
+
+// TestCAAFixNamesPrimaryIdentity: when every identity of the CA is
+// forbidden, the fix asks for the record naming the primary one.
+func TestCAAFixNamesPrimaryIdentity(t *testing.T) {
+	w := dnstest.NewWorld(t, dnstest.WorldConfig{Zone: "acme.test.", Nameservers: 2,
+		Records: plus(healthy, `acme.test. CAA 0 issue "digicert.com"`)})
+	e := expectation()
+	e.CAAIdentity, e.CAAIdentities = "", []string{"le.example", "letsencrypt.org"}
+	r := newChecker(t, w).Check(t.Context(), e)
+	if len(r.Findings) != 1 || r.Findings[0].ID != finding.CAAForbidsIssuer {
+		t.Fatalf("got %v, want one %s", finding.IDs(r.Findings), finding.CAAForbidsIssuer)
+	}
+	if want := `acme.test CAA 0 issue "le.example"`; !strings.Contains(r.Findings[0].Fix, want) {
+		t.Errorf("fix %q, want it to name %s", r.Findings[0].Fix, want)
+	}
 }

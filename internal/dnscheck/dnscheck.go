@@ -6,6 +6,8 @@
 package dnscheck
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/finding"
@@ -42,8 +44,28 @@ type Expectation struct {
 	// CNAME check.
 	CNAMETarget string
 	// CAAIdentity is the issuer domain of the configured CA
-	// (letsencrypt.org); empty skips the CAA check.
+	// (letsencrypt.org); empty skips the CAA check unless CAAIdentities
+	// names some.
 	CAAIdentity string
+	// CAAIdentities are more issuer domains of the same CA (an ACME
+	// directory's meta.caaIdentities). The CA may issue when an issue
+	// property names any of them (RFC 8659 §4.2). The primary identity,
+	// the one a fix names, is CAAIdentity when set, else the first of
+	// these.
+	CAAIdentities []string
+}
+
+// caaIdentities returns the CA's identities, primary first, lower case,
+// without duplicates or empty ones.
+func (e Expectation) caaIdentities() []string {
+	var ids []string
+	for _, id := range append([]string{e.CAAIdentity}, e.CAAIdentities...) {
+		id = strings.ToLower(strings.TrimSpace(id))
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // TXTRecord is one expected TXT record.

@@ -20,7 +20,7 @@ type evaluation struct {
 	name   string // canonical
 	target string // canonical CNAME target, "" when not checked
 	txt    []TXTRecord
-	caaID  string
+	caaIDs []string // primary first
 
 	results []result
 	byKey   map[qkey]result
@@ -46,7 +46,7 @@ type faultKey struct {
 
 func newEvaluation(c *Checker, d delegation, name string, e Expectation) *evaluation {
 	ev := &evaluation{
-		c: c, d: d, name: name, caaID: strings.ToLower(strings.TrimSpace(e.CAAIdentity)),
+		c: c, d: d, name: name, caaIDs: e.caaIdentities(),
 		byKey:    make(map[qkey]result),
 		answered: make(map[string]bool),
 		faults:   make(map[faultKey][]string),
@@ -65,8 +65,8 @@ func newEvaluation(c *Checker, d delegation, name string, e Expectation) *evalua
 // name, records blocking a CNAME), and CAA alongside.
 func (ev *evaluation) collect(ctx context.Context) {
 	var wg sync.WaitGroup
-	if ev.caaID != "" {
-		wg.Go(func() { ev.caaAnswers, ev.caaFindings = ev.c.checkCAA(ctx, ev.name, ev.caaID) })
+	if len(ev.caaIDs) > 0 {
+		wg.Go(func() { ev.caaAnswers, ev.caaFindings = ev.c.checkCAA(ctx, ev.name, ev.caaIDs) })
 	}
 
 	var jobs []job
