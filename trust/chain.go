@@ -270,7 +270,7 @@ func (v *Verifier) fetch(ctx context.Context, method, u, contentType string, bod
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: HTTP status %s", method, u, resp.Status)
+		return nil, &StatusError{Method: method, URL: u, StatusCode: resp.StatusCode, Status: resp.Status}
 	}
 	const max = 10 << 20 // CRLs of large CAs run to megabytes
 	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
@@ -281,6 +281,19 @@ func (v *Verifier) fetch(ctx context.Context, method, u, contentType string, bod
 		return nil, fmt.Errorf("%s %s: body larger than %d bytes", method, u, max)
 	}
 	return b, nil
+}
+
+// StatusError is a fetch (OCSP, CRL, AIA) answered with an HTTP status
+// other than 200, by the server or by a proxy on the way (407: the proxy
+// wants credentials).
+type StatusError struct {
+	Method, URL string
+	StatusCode  int
+	Status      string // as received, "404 Not Found"
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s %s: HTTP status %s", e.Method, e.URL, e.Status)
 }
 
 // HostPort returns the host and port a URL is fetched from: the port of the

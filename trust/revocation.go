@@ -283,6 +283,9 @@ func (v *Verifier) revocationFindings(cert *x509.Certificate, checks []Revocatio
 			sev = finding.Error
 		}
 		ev["error"] = fmt.Sprint(c.Err)
+		if se, ok := errorsAs[*StatusError](c.Err); ok {
+			ev["httpStatus"] = se.StatusCode
+		}
 		f := finding.Finding{ID: finding.RevocationUnreachable, Severity: sev, Evidence: ev}
 		consequence := "No other source answered, so the status is unknown: strict clients fail with RevocationStatusUnknown."
 		if answered {

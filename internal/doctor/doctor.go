@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http/httpproxy"
+
 	"github.com/hallmark-dev/hallmark/finding"
 	"github.com/hallmark-dev/hallmark/trust"
 )
@@ -48,10 +50,17 @@ type Config struct {
 	// Profile is an allowlist profile to try; nil for none.
 	Profile *Profile
 	// Proxy chooses the proxy for a URL, as http.Transport.Proxy does; nil
-	// means no proxy. ProxySource says where it came from ("--proxy",
-	// "HTTPS_PROXY"), for the report.
+	// means no explicit proxy. ProxySource says where it came from
+	// ("--proxy"), for the report. An explicit proxy is used for every
+	// host, loopback included.
 	Proxy       func(*url.URL) (*url.URL, error)
 	ProxySource string
+	// ProxyEnv, used when Proxy is nil, holds the environment's proxy
+	// settings (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), followed with Go's
+	// rules: https URLs use HTTPSProxy and http URLs HTTPProxy; NO_PROXY
+	// matches, localhost and loopback addresses go direct. Nil means no
+	// proxy. The caller reads the environment (only cmd/ does).
+	ProxyEnv *httpproxy.Config
 	// Timeout bounds each step (a look-up, a dial, a handshake, a fetch);
 	// zero means 5 seconds.
 	Timeout time.Duration
@@ -67,7 +76,8 @@ type Config struct {
 
 // Doctor diagnoses targets. It is safe for concurrent use.
 type Doctor struct {
-	cfg Config
+	cfg      Config
+	envProxy func(*url.URL) (*url.URL, error) // from cfg.ProxyEnv
 }
 
 // New validates cfg and returns a Doctor.
@@ -92,7 +102,11 @@ func New(cfg Config) (*Doctor, error) {
 			return nil, err
 		}
 	}
-	return &Doctor{cfg: cfg}, nil
+	d := &Doctor{cfg: cfg}
+	if cfg.Proxy == nil && cfg.ProxyEnv != nil {
+		d.envProxy = cfg.ProxyEnv.ProxyFunc()
+	}
+	return d, nil
 }
 
 // Report is the result of one diagnosis; its JSON form is DESIGN.md's.
@@ -145,20 +159,20 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 		mu.Unlock()
 	}
 
-	var proxyURL *url.URL
-	if d.cfg.Proxy != nil {
-		u, err := d.cfg.Proxy(&url.URL{Scheme: "https", Host: t.Addr()})
-		if err != nil {
-			add(finding.Finding{
-				ID: finding.ProxyConnectFailed, Severity: finding.Error,
-				Summary:  "The proxy setting cannot be used",
-				Detail:   fmt.Sprintf("Choosing the proxy for %s (%s) failed: %v.", t, d.cfg.ProxySource, err),
-				Fix:      "Correct the proxy setting (a URL such as http://proxy.corp:3128).",
-				Evidence: map[string]any{"source": d.cfg.ProxySource, "error": err.Error()},
-			})
-			return d.finish(rep, start)
-		}
-		proxyURL = u
+	rt, err := d.proxyFor(&url.URL{Scheme: "https", Host: t.Addr()})
+	if err != nil {
+		add(finding.Finding{
+			ID: finding.ProxyConnectFailed, Severity: finding.Error,
+			Summary:  "The proxy setting cannot be used",
+			Detail:   fmt.Sprintf("Choosing the proxy for %s (%s) failed: %v.", t, rt.source, err),
+			Fix:      "Correct the proxy setting (a URL such as http://proxy.corp:3128).",
+			Evidence: map[string]any{"source": rt.source, "error": err.Error()},
+		})
+		return d.finish(rep, start)
+	}
+	proxyURL := rt.proxy
+	if rt.bypass != "" {
+		add(d.directFinding(t, rt))
 	}
 
 	var wg sync.WaitGroup
@@ -169,7 +183,7 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 	var pw sync.WaitGroup
 	pw.Go(func() { direct = d.dialDirect(ctx, t) })
 	if proxyURL != nil {
-		pw.Go(func() { proxied = d.dialProxy(ctx, t, proxyURL) })
+		pw.Go(func() { proxied = d.dialProxy(ctx, t, rt) })
 	}
 	pw.Wait()
 	defer func() {
@@ -196,7 +210,10 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 			wg.Wait()
 			return d.finish(rep, start)
 		}
-		ev := map[string]any{"proxy": redact(proxyURL), "source": d.cfg.ProxySource, "connect": t.Addr(), "status": "200"}
+		ev := map[string]any{"proxy": redact(proxyURL), "source": rt.source, "connect": t.Addr(), "status": "200"}
+		if proxyURL.User != nil {
+			ev["credentials"] = "sent (Basic, from the proxy URL)"
+		}
 		switch {
 		case !direct.ok():
 			ev["direct"] = "fails: " + direct.findings[0].Summary
@@ -209,7 +226,7 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 		}
 		add(finding.Finding{
 			ID: finding.ProxyUsed, Severity: finding.Info,
-			Summary:  fmt.Sprintf("Connected through the proxy %s (from %s): CONNECT %s answered 200", redact(proxyURL), d.cfg.ProxySource, t.Addr()),
+			Summary:  fmt.Sprintf("Connected through the proxy %s (from %s): CONNECT %s answered 200", redact(proxyURL), rt.source, t.Addr()),
 			Evidence: ev,
 		})
 	} else if !direct.ok() {
@@ -249,10 +266,14 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 				f.Fix = fmt.Sprintf("Exempt %s from TLS inspection (a bypass rule on the proxy or firewall); pins cannot match a re-signed chain.", t.Addr())
 			}
 		case finding.RevocationUnreachable:
-			if u, _ := f.Evidence["url"].(string); u != "" && d.cfg.Proxy != nil {
-				if pu, err := d.cfg.Proxy(mustURL(u)); err == nil && pu != nil {
-					f.Evidence["via"] = redact(pu)
-					f.Fix += fmt.Sprintf(" (fetched through the proxy %s: allow it there)", redact(pu))
+			if u, _ := f.Evidence["url"].(string); u != "" {
+				if frt, err := d.proxyFor(mustURL(u)); err == nil && frt.proxy != nil {
+					f.Evidence["via"] = redact(frt.proxy)
+					if f.Evidence["httpStatus"] == http.StatusProxyAuthRequired {
+						f.Fix = fmt.Sprintf("The proxy %s answered 407 to the fetch of %s. %s", redact(frt.proxy), u, authFix(frt.proxy, frt.source, nil))
+					} else {
+						f.Fix += fmt.Sprintf(" (fetched through the proxy %s: allow it there)", redact(frt.proxy))
+					}
 				}
 			}
 		}
@@ -284,9 +305,6 @@ func mustURL(s string) *url.URL {
 	return u
 }
 
-// redact returns a proxy URL without its password.
-func redact(u *url.URL) string { return u.Redacted() }
-
 func (d *Doctor) finish(rep *Report, start time.Time) *Report {
 	rank := map[finding.Severity]int{finding.Error: 0, finding.Warning: 1, finding.Info: 2}
 	slices.SortStableFunc(rep.Findings, func(a, b finding.Finding) int {
@@ -311,8 +329,30 @@ func (d *Doctor) httpClient() *http.Client {
 		ResponseHeaderTimeout: d.cfg.Timeout,
 		DisableKeepAlives:     true,
 	}
-	if d.cfg.Proxy != nil {
-		tr.Proxy = func(r *http.Request) (*url.URL, error) { return d.cfg.Proxy(r.URL) }
+	if d.cfg.Proxy != nil || d.envProxy != nil {
+		tr.Proxy = func(r *http.Request) (*url.URL, error) {
+			rt, err := d.proxyFor(r.URL)
+			return rt.proxy, err
+		}
 	}
 	return &http.Client{Transport: tr, Timeout: 2 * d.cfg.Timeout}
+}
+
+// directFinding says that the environment names a proxy but Go's rules
+// send the target direct, and why.
+func (d *Doctor) directFinding(t Target, rt route) finding.Finding {
+	raw := d.cfg.ProxyEnv.HTTPSProxy
+	why := fmt.Sprintf("NO_PROXY (%s) matches %s", d.cfg.ProxyEnv.NoProxy, t.Host)
+	if rt.bypass == "loopback" {
+		why = fmt.Sprintf("%s is a loopback address, which Go (and curl) never send through HTTPS_PROXY", t.Host)
+	}
+	return finding.Finding{
+		ID: finding.ProxyDirect, Severity: finding.Info,
+		Summary: fmt.Sprintf("HTTPS_PROXY is set, but %s is reached directly: %s", t.Addr(), why),
+		Detail:  "Clients that follow the environment's proxy settings (Go, curl) connect to this host without the proxy; use --proxy to test through it anyway.",
+		Evidence: map[string]any{
+			"proxy": redactRaw(raw), "source": rt.source, "noProxy": d.cfg.ProxyEnv.NoProxy,
+			"reason": rt.bypass, "target": t.Addr(),
+		},
+	}
 }

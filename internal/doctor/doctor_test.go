@@ -423,7 +423,7 @@ func evidence(id, key string, want any) func(*testing.T, *doctor.Report) {
 }
 
 func TestDiagnose(t *testing.T) {
-	for _, sc := range scenarios() {
+	for _, sc := range slices.Concat(scenarios(), proxyScenarios()) {
 		t.Run(sc.name, func(t *testing.T) {
 			e := newEnv(t)
 			cfg := e.config()
@@ -491,7 +491,7 @@ func checkJSON(t *testing.T, rep *doctor.Report) {
 }
 
 var (
-	portRE = regexp.MustCompile(`(?:127\.0\.0\.1|login\.acme\.test|acme-cdn\.test|idp\.acme\.test):(\d{4,5})\b|port: +(\d{4,5})\b`)
+	portRE = regexp.MustCompile(`(?:127\.0\.0\.1|localhost|login\.acme\.test|acme-cdn\.test|(?:idp|crl|mail|gone)\.acme\.test):(\d{4,5})\b|port: +(\d{4,5})\b`)
 	msRE   = regexp.MustCompile(`in \d+ ms`)
 )
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -104,66 +103,6 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func (d *Doctor) dialProxy(ctx context.Context, t Target, pu *url.URL) *attempt {
-	a := &attempt{via: redact(pu)}
-	fail := func(summary, detail, fix string, ev map[string]any) *attempt {
-		ev["proxy"], ev["target"] = redact(pu), t.Addr()
-		if d.cfg.ProxySource != "" {
-			ev["source"] = d.cfg.ProxySource
-		}
-		a.findings = append(a.findings, finding.Finding{ID: finding.ProxyConnectFailed, Severity: finding.Error, Summary: summary, Detail: detail, Fix: fix, Evidence: ev})
-		return a
-	}
-	if pu.Scheme != "http" {
-		return fail(fmt.Sprintf("The proxy %s is not an http:// proxy", redact(pu)), "The doctor speaks CONNECT to http:// proxies only.", "Give an http:// proxy URL.", map[string]any{})
-	}
-	port := pu.Port()
-	if port == "" {
-		port = "80"
-	}
-	conn, err := d.dialContext(ctx, "tcp", net.JoinHostPort(pu.Hostname(), port))
-	if err != nil {
-		return fail(fmt.Sprintf("The proxy %s cannot be reached", redact(pu)),
-			fmt.Sprintf("Connecting to the proxy at %s:%s failed: %v.", pu.Hostname(), port, err),
-			fmt.Sprintf("Check the proxy setting (%s) and that the proxy runs; or, if this network allows direct connections, do not set a proxy.", d.cfg.ProxySource),
-			map[string]any{"host": pu.Hostname(), "port": port, "error": err.Error()})
-	}
-	conn.SetDeadline(time.Now().Add(d.cfg.Timeout))
-	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: t.Addr()}, Host: t.Addr(), Header: proxyHeader(pu)}
-	br := bufio.NewReader(conn)
-	err = req.Write(conn)
-	var resp *http.Response
-	if err == nil {
-		resp, err = http.ReadResponse(br, req)
-	}
-	if err != nil {
-		conn.Close()
-		return fail(fmt.Sprintf("The proxy %s did not answer CONNECT %s", redact(pu), t.Addr()),
-			fmt.Sprintf("Sending CONNECT %s to the proxy failed: %v.", t.Addr(), err),
-			"Check that this is an HTTP proxy that accepts CONNECT.",
-			map[string]any{"host": pu.Hostname(), "port": port, "error": err.Error()})
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		conn.Close()
-		fix := fmt.Sprintf("Ask the proxy's administrators to allow CONNECT to %s (allowlist line: %s).", t.Addr(), t.Addr())
-		if resp.StatusCode == http.StatusProxyAuthRequired {
-			fix = "The proxy wants credentials: configure the client with them (http://user:pass@proxy:port), or ask for the host to be allowed without authentication."
-		}
-		return fail(fmt.Sprintf("The proxy %s refused CONNECT %s: %s", redact(pu), t.Addr(), resp.Status),
-			fmt.Sprintf("The proxy answered %q to CONNECT %s, so no TLS session can start.", resp.Status, t.Addr()),
-			fix,
-			map[string]any{"host": pu.Hostname(), "port": port, "status": resp.StatusCode})
-	}
-	conn.SetDeadline(time.Time{})
-	if br.Buffered() > 0 {
-		conn.Close()
-		return fail(fmt.Sprintf("The proxy %s answered CONNECT with extra data", redact(pu)), "Bytes followed the 200 answer before the TLS handshake.", "Check the proxy.", map[string]any{"host": pu.Hostname(), "port": port})
-	}
-	d.handshake(ctx, t, conn, a)
-	return a
-}
-
 // handshake runs the TLS handshake on conn without verifying (package trust
 // judges the chain afterwards) and records a failure.
 func (d *Doctor) handshake(ctx context.Context, t Target, conn net.Conn, a *attempt) {
@@ -243,6 +182,11 @@ type probe struct {
 	port  int
 	entry string // the profile entry (a wildcard for a probe host) or "chain"
 	why   string
+	// plain marks a plain-HTTP entry (port 80, an http:// URL of the
+	// chain, or http: true in the profile): through a proxy it is tried
+	// as a client fetches a CRL, with an absolute-form request, not CONNECT.
+	plain bool
+	url   string // the URL to request through a proxy; http://host:port/ when empty
 }
 
 // chainProbes returns the revocation and AIA hosts of the chain not already
@@ -261,7 +205,11 @@ func chainProbes(chain []*x509.Certificate, p *Profile) []probe {
 				continue
 			}
 			have[key] = true
-			out = append(out, probe{host: h, port: port, entry: "chain", why: "revocation or AIA URL of " + trust.Name(c) + ": " + u})
+			pr := probe{host: h, port: port, entry: "chain", why: "revocation or AIA URL of " + trust.Name(c) + ": " + u}
+			if strings.HasPrefix(strings.ToLower(u), "http://") {
+				pr.plain, pr.url = true, u
+			}
+			out = append(out, pr)
 		}
 	}
 	return out
@@ -284,16 +232,26 @@ func (d *Doctor) checkProbe(ctx context.Context, p probe) finding.Finding {
 	if p.why != "" {
 		ev["why"] = p.why
 	}
-	via := "direct"
-	var err error
-	var pu *url.URL
-	if d.cfg.Proxy != nil {
-		pu, err = d.cfg.Proxy(&url.URL{Scheme: "https", Host: addr})
+	scheme, target := "https", p.url
+	if p.plain {
+		scheme = "http"
+		if target == "" {
+			target = "http://" + addr + "/"
+		}
 	}
-	if err == nil && pu != nil {
-		via = redact(pu)
-		err = d.connectOnly(ctx, addr, pu)
-	} else if err == nil {
+	via, method := "direct", "TCP connect"
+	rt, err := d.proxyFor(&url.URL{Scheme: scheme, Host: addr})
+	var status int
+	var hdr http.Header
+	switch {
+	case err != nil:
+	case rt.proxy != nil && p.plain:
+		via, method = redact(rt.proxy), "HEAD "+target
+		status, hdr, err = d.probeHTTP(ctx, target, rt.proxy)
+	case rt.proxy != nil:
+		via, method = redact(rt.proxy), "CONNECT "+addr
+		status, hdr, err = d.probeConnect(ctx, addr, rt.proxy)
+	default:
 		var c net.Conn
 		c, err = d.dialContext(ctx, "tcp", addr)
 		if err == nil {
@@ -301,19 +259,38 @@ func (d *Doctor) checkProbe(ctx context.Context, p probe) finding.Finding {
 		}
 	}
 	ev["via"] = via
+	if rt.proxy != nil {
+		ev["method"], ev["source"] = method, rt.source
+		if status != 0 {
+			ev["status"] = status
+		}
+	}
+	how := via
+	if rt.proxy != nil {
+		how = via + ", " + method
+	}
 	if err == nil {
-		return finding.Finding{ID: finding.AllowlistOK, Severity: finding.Info, Summary: fmt.Sprintf("%s is reachable (%s)", addr, via), Evidence: ev}
+		return finding.Finding{ID: finding.AllowlistOK, Severity: finding.Info, Summary: fmt.Sprintf("%s is reachable (%s)", addr, how), Evidence: ev}
 	}
 	ev["error"] = err.Error()
 	label := addr
 	if p.entry != "chain" && p.entry != p.host {
 		label = fmt.Sprintf("%s (for %s)", addr, p.entry)
 	}
+	what := "TCP"
+	if p.plain {
+		what = "HTTP"
+	}
+	fix := fmt.Sprintf("Allow outbound %s to %s on the firewall%s. Allowlist line: %s:%d", what, p.host, map[bool]string{true: " and the proxy", false: ""}[via != "direct"], hostOrEntry(p), p.port)
+	if status == http.StatusProxyAuthRequired {
+		fix = authFix(rt.proxy, rt.source, hdr.Values("Proxy-Authenticate"))
+		authEvidence(ev, rt.proxy, hdr)
+	}
 	return finding.Finding{
 		ID: finding.AllowlistBlocked, Severity: finding.Error,
 		Summary:  fmt.Sprintf("%s cannot be reached", label),
-		Detail:   fmt.Sprintf("Connecting to %s (%s) failed: %v.", addr, via, err),
-		Fix:      fmt.Sprintf("Allow outbound TCP to %s on the firewall%s. Allowlist line: %s:%d", p.host, map[bool]string{true: " and the proxy", false: ""}[via != "direct"], hostOrEntry(p), p.port),
+		Detail:   fmt.Sprintf("Connecting to %s (%s) failed: %v.", addr, how, err),
+		Fix:      fix,
 		Evidence: ev,
 	}
 }
@@ -323,43 +300,4 @@ func hostOrEntry(p probe) string {
 		return p.entry
 	}
 	return p.host
-}
-
-// connectOnly asks the proxy for a tunnel to addr and reports whether it
-// opened.
-func (d *Doctor) connectOnly(ctx context.Context, addr string, pu *url.URL) error {
-	port := pu.Port()
-	if port == "" {
-		port = "80"
-	}
-	conn, err := d.dialContext(ctx, "tcp", net.JoinHostPort(pu.Hostname(), port))
-	if err != nil {
-		return fmt.Errorf("proxy %s unreachable: %w", redact(pu), err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(d.cfg.Timeout))
-	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: addr}, Host: addr, Header: proxyHeader(pu)}
-	if err := req.Write(conn); err != nil {
-		return err
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		return fmt.Errorf("proxy %s: %w", redact(pu), err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("proxy %s answered CONNECT %s with %s", redact(pu), addr, resp.Status)
-	}
-	return nil
-}
-
-// proxyHeader returns the headers of a CONNECT, with the proxy's
-// credentials when its URL carries them.
-func proxyHeader(pu *url.URL) http.Header {
-	h := http.Header{}
-	if pu.User != nil {
-		pass, _ := pu.User.Password()
-		h.Set("Proxy-Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(pu.User.Username()+":"+pass)))
-	}
-	return h
 }

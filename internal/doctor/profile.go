@@ -24,10 +24,16 @@ type Profile struct {
 
 // ProfileHost is one entry. A wildcard host ("*.acme-cdn.net") cannot be
 // dialled, so it names a Probe host under it that is tried in its place.
+//
+// Port 80 is plain HTTP (CRL, OCSP and AIA hosts); HTTP marks an entry
+// whose every port is plain HTTP. Through a proxy a plain-HTTP entry is
+// tried as a client fetching a CRL does (an absolute-form HEAD request
+// through the proxy), any other with CONNECT.
 type ProfileHost struct {
 	Host  string `json:"host" yaml:"host"`
 	Probe string `json:"probe,omitempty" yaml:"probe,omitempty"`
 	Ports []int  `json:"ports,omitempty" yaml:"ports,omitempty"`
+	HTTP  bool   `json:"http,omitempty" yaml:"http,omitempty"`
 	Note  string `json:"note,omitempty" yaml:"note,omitempty"`
 }
 
@@ -145,7 +151,7 @@ func (p *Profile) probes() []probe {
 			dial = h.Probe
 		}
 		for _, port := range ports {
-			out = append(out, probe{host: dial, port: port, entry: h.Host, why: h.Note})
+			out = append(out, probe{host: dial, port: port, entry: h.Host, why: h.Note, plain: h.HTTP || port == 80})
 		}
 	}
 	return out

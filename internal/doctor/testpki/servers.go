@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -207,13 +208,63 @@ func Staple(tb testing.TB, ca *Cert, serial int64) []byte {
 type Proxy struct {
 	URL *url.URL
 
-	hosts  map[string]string // name → loopback IP
-	root   *Cert             // re-signing proxies only
-	refuse bool
+	hosts        map[string]string // name → loopback IP
+	root         *Cert             // re-signing proxies only
+	refuse       bool
+	auth         string          // the Proxy-Authorization value required; empty for none
+	connectPorts map[string]bool // ports CONNECT may reach; nil for any
 
 	mu       sync.Mutex
 	minted   map[string]*tls.Certificate
 	Connects []string // CONNECT targets seen
+	requests []Request
+}
+
+// Request is one request a Proxy received.
+type Request struct {
+	Method string // CONNECT, GET, HEAD, POST
+	Target string // host:port for CONNECT, the absolute URL otherwise
+	// Auth is the Proxy-Authorization header sent, empty for none.
+	Auth string
+	// Status is the proxy's own answer when it refused (403, 407), else 0.
+	Status int
+}
+
+// ProxyConfig configures NewProxy.
+type ProxyConfig struct {
+	// Hosts maps names to loopback IPs; any other destination must be a
+	// loopback IP, or the proxy answers 502.
+	Hosts map[string]string
+	// User and Password, when User is set, are required as Basic
+	// Proxy-Authorization on every request; without them (or with wrong
+	// ones) the proxy answers 407 with a Basic challenge.
+	User, Password string
+	// ConnectPorts, when set, are the only ports CONNECT may reach, as a
+	// proxy that tunnels to 443 only does (Squid's SSL_ports); CONNECT to
+	// any other port is answered 403. Plain HTTP is forwarded to any port.
+	ConnectPorts []string
+}
+
+// NewProxy starts a tunnelling and forwarding proxy configured by cfg.
+func NewProxy(tb testing.TB, cfg ProxyConfig) *Proxy {
+	p := &Proxy{hosts: cfg.Hosts}
+	if cfg.User != "" {
+		p.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.User+":"+cfg.Password))
+	}
+	if cfg.ConnectPorts != nil {
+		p.connectPorts = map[string]bool{}
+		for _, port := range cfg.ConnectPorts {
+			p.connectPorts[port] = true
+		}
+	}
+	return startProxy(tb, p)
+}
+
+// Requests returns the requests received so far, in order.
+func (p *Proxy) Requests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Request(nil), p.requests...)
 }
 
 // TunnelProxy starts a proxy that tunnels CONNECT and forwards plain HTTP.
@@ -264,17 +315,38 @@ func (p *Proxy) dial(ctx context.Context, hostport string) (net.Conn, error) {
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p.refuse {
+	rec := Request{Method: r.Method, Target: r.URL.String(), Auth: r.Header.Get("Proxy-Authorization")}
+	if r.Method == http.MethodConnect {
+		rec.Target = r.Host
+	}
+	_, port, _ := net.SplitHostPort(r.Host)
+	switch {
+	case p.refuse:
+		rec.Status = http.StatusForbidden
+	case p.auth != "" && rec.Auth != p.auth:
+		rec.Status = http.StatusProxyAuthRequired
+	case r.Method == http.MethodConnect && p.connectPorts != nil && !p.connectPorts[port]:
+		rec.Status = http.StatusForbidden
+	}
+	p.mu.Lock()
+	p.requests = append(p.requests, rec)
+	if r.Method == http.MethodConnect && rec.Status == 0 {
+		p.Connects = append(p.Connects, r.Host)
+	}
+	p.mu.Unlock()
+	switch rec.Status {
+	case http.StatusForbidden:
 		http.Error(w, "blocked by policy", http.StatusForbidden)
+		return
+	case http.StatusProxyAuthRequired:
+		w.Header().Set("Proxy-Authenticate", `Basic realm="testpki"`)
+		http.Error(w, "proxy authentication required", http.StatusProxyAuthRequired)
 		return
 	}
 	if r.Method != http.MethodConnect {
 		p.forward(w, r)
 		return
 	}
-	p.mu.Lock()
-	p.Connects = append(p.Connects, r.Host)
-	p.mu.Unlock()
 	var upstream net.Conn
 	if p.root == nil {
 		var err error
@@ -355,6 +427,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 	defer tr.CloseIdleConnections()
 	out := r.Clone(r.Context())
 	out.RequestURI = ""
+	out.Header.Del("Proxy-Authorization")
 	resp, err := tr.RoundTrip(out)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
