@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -27,6 +28,13 @@ type doctorOptions struct {
 }
 
 func newDoctorCmd(stdout, stderr io.Writer) *cobra.Command {
+	return newDoctorCmdEnv(stdout, stderr, os.Getenv)
+}
+
+// newDoctorCmdEnv is newDoctorCmd reading the environment (HTTPS_PROXY,
+// HTTP_PROXY, NO_PROXY, NO_COLOR) through getenv, so tests can give it one
+// without touching the process's.
+func newDoctorCmdEnv(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
 	var o doctorOptions
 	cmd := &cobra.Command{
 		Use:   "doctor TARGET",
@@ -45,7 +53,7 @@ optional allowlist profile. Exit status: 0 no error, 1 an error finding, 2 bad a
 			if err != nil {
 				return usageError("doctor: %v", err)
 			}
-			cfg, err := o.config()
+			cfg, err := o.config(getenv)
 			if err != nil {
 				return usageError("doctor: %v", err)
 			}
@@ -57,7 +65,7 @@ optional allowlist profile. Exit status: 0 no error, 1 an error finding, 2 bad a
 			if o.json {
 				err = rep.WriteJSON(stdout)
 			} else {
-				err = rep.WriteText(stdout, doctor.TextOptions{Color: colorOK(stdout)})
+				err = rep.WriteText(stdout, doctor.TextOptions{Color: colorOK(stdout, getenv)})
 			}
 			if err != nil {
 				return err
@@ -80,9 +88,9 @@ optional allowlist profile. Exit status: 0 no error, 1 an error finding, 2 bad a
 	return cmd
 }
 
-// config turns the flags (and, for the proxy, the environment) into the
-// doctor's configuration.
-func (o *doctorOptions) config() (doctor.Config, error) {
+// config turns the flags (and, for the proxy, the environment read through
+// getenv) into the doctor's configuration.
+func (o *doctorOptions) config(getenv func(string) string) (doctor.Config, error) {
 	cfg := doctor.Config{Pins: o.pins, Timeout: o.timeout}
 	if o.timeout <= 0 {
 		return cfg, fmt.Errorf("--timeout %s: want a positive duration such as 5s", o.timeout)
@@ -110,14 +118,56 @@ func (o *doctorOptions) config() (doctor.Config, error) {
 		}
 		cfg.Proxy = func(*url.URL) (*url.URL, error) { return pu, nil }
 		cfg.ProxySource = "--proxy"
-	} else {
-		env := httpproxy.FromEnvironment()
-		if env.HTTPSProxy != "" || env.HTTPProxy != "" {
-			cfg.Proxy = env.ProxyFunc()
-			cfg.ProxySource = "HTTPS_PROXY/HTTP_PROXY (NO_PROXY=" + env.NoProxy + ")"
-		}
+		return cfg, nil
+	}
+	env, err := proxyEnv(getenv)
+	if err != nil {
+		return cfg, err
+	}
+	if env.HTTPSProxy != "" || env.HTTPProxy != "" {
+		cfg.ProxyEnv = env
 	}
 	return cfg, nil
+}
+
+// proxyEnv reads the proxy settings as httpproxy.FromEnvironment does
+// (upper case first, then lower case; REQUEST_METHOD marks a CGI process)
+// and refuses a value that is not a URL, without echoing it: it may carry
+// a password.
+func proxyEnv(getenv func(string) string) (*httpproxy.Config, error) {
+	get := func(names ...string) (string, string) {
+		for _, n := range names {
+			if v := getenv(n); v != "" {
+				return n, v
+			}
+		}
+		return "", ""
+	}
+	cfg := &httpproxy.Config{CGI: getenv("REQUEST_METHOD") != ""}
+	var name string
+	for _, set := range []struct {
+		dst   *string
+		names []string
+	}{
+		{&cfg.HTTPSProxy, []string{"HTTPS_PROXY", "https_proxy"}},
+		{&cfg.HTTPProxy, []string{"HTTP_PROXY", "http_proxy"}},
+	} {
+		if name, *set.dst = get(set.names...); *set.dst != "" && !proxyParses(*set.dst) {
+			return nil, fmt.Errorf("%s is not a proxy URL (want http://[USER:PASSWORD@]HOST:PORT)", name)
+		}
+	}
+	_, cfg.NoProxy = get("NO_PROXY", "no_proxy")
+	return cfg, nil
+}
+
+// proxyParses reports whether v is a proxy URL httpproxy can use: a URL,
+// or host[:port] to which it prefixes http://, with no path.
+func proxyParses(v string) bool {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		u, err = url.Parse("http://" + v)
+	}
+	return err == nil && u.Hostname() != "" && (u.Path == "" || u.Path == "/")
 }
 
 func parseProxy(s string) (*url.URL, error) {
@@ -125,18 +175,24 @@ func parseProxy(s string) (*url.URL, error) {
 	if !strings.Contains(raw, "://") {
 		raw = "http://" + raw
 	}
+	shown := hideUserinfo(s) // messages never echo the proxy's credentials
 	u, err := url.Parse(raw)
 	if err != nil || u.Hostname() == "" {
-		return nil, fmt.Errorf("--proxy %q: want a URL such as http://proxy.corp:3128", s)
+		return nil, fmt.Errorf("--proxy %q: want a URL such as http://proxy.corp:3128", shown)
 	}
 	if u.Scheme != "http" {
-		return nil, fmt.Errorf("--proxy %q: only http:// proxies (HTTP CONNECT) are supported, not %s://", s, u.Scheme)
+		return nil, fmt.Errorf("--proxy %q: only http:// proxies (HTTP CONNECT) are supported, not %s://", shown, u.Scheme)
 	}
 	if u.Path != "" && u.Path != "/" {
-		return nil, fmt.Errorf("--proxy %q: a proxy URL has no path", s)
+		return nil, fmt.Errorf("--proxy %q: a proxy URL has no path", shown)
 	}
 	return u, nil
 }
+
+var userinfoRE = regexp.MustCompile(`[^\s"'/@]+@`)
+
+// hideUserinfo replaces USER:PASSWORD@ in a proxy setting with xxxxx@.
+func hideUserinfo(s string) string { return userinfoRE.ReplaceAllString(s, "xxxxx@") }
 
 // loadPool reads a PEM file of certificates into a pool.
 func loadPool(flag, path string) (*x509.CertPool, error) {
@@ -169,9 +225,9 @@ func loadPool(flag, path string) (*x509.CertPool, error) {
 }
 
 // colorOK reports whether w is a terminal and NO_COLOR is unset.
-func colorOK(w io.Writer) bool {
+func colorOK(w io.Writer, getenv func(string) string) bool {
 	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+	if !ok || getenv("NO_COLOR") != "" || getenv("TERM") == "dumb" {
 		return false
 	}
 	st, err := f.Stat()

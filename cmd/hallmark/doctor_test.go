@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/net/http/httpproxy"
 
 	"github.com/hallmark-dev/hallmark/finding"
 	"github.com/hallmark-dev/hallmark/internal/doctor/testpki"
@@ -149,6 +153,230 @@ func TestDoctorCommand(t *testing.T) {
 		code, stdout, _ := runDoctor(t, "--json", addr)
 		if code != 1 || !strings.Contains(stdout, `"chain.untrusted"`) {
 			t.Fatalf("exit = %d, want 1 with chain.untrusted\n%s", code, stdout)
+		}
+	})
+}
+
+// fakeEnv is an environment for newDoctorCmdEnv: tests that use it never
+// read or change the process's, so they run in parallel.
+type fakeEnv map[string]string
+
+func (e fakeEnv) get(k string) string { return e[k] }
+
+// runDoctorEnv runs the doctor command as run does, with env as the
+// environment.
+func runDoctorEnv(t *testing.T, env fakeEnv, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := &cobra.Command{Use: "hallmark", SilenceUsage: true, SilenceErrors: true}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &exitError{Code: 2, Err: err} })
+	root.AddCommand(newDoctorCmdEnv(&out, &errb, env.get))
+	root.SetArgs(append([]string{"doctor"}, args...))
+	code = exitCode(root.ExecuteContext(t.Context()), &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestDoctorProxyEnvironment checks how the command reads HTTPS_PROXY,
+// HTTP_PROXY and NO_PROXY (as httpproxy.FromEnvironment does) and that the
+// doctor then follows Go's rules: the proxy for https URLs, NO_PROXY and
+// loopback direct; --proxy wins and is used for every host.
+func TestDoctorProxyEnvironment(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     fakeEnv
+		flag    string
+		want    *httpproxy.Config // nil: no environment proxy
+		proxied map[string]string // URL → proxy chosen ("" for direct)
+	}{
+		{
+			name: "https-proxy",
+			env:  fakeEnv{"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": ".internal.corp,10.0.0.0/8"},
+			want: &httpproxy.Config{HTTPSProxy: "http://proxy.corp:3128", NoProxy: ".internal.corp,10.0.0.0/8"},
+			proxied: map[string]string{
+				"https://login.acme.com":       "http://proxy.corp:3128",
+				"https://sso.internal.corp":    "",
+				"https://10.1.2.3:443":         "",
+				"https://127.0.0.1:8443":       "",
+				"https://localhost:8443":       "",
+				"https://[::1]:8443":           "",
+				"http://crl.acme-ca.com/r.crl": "", // no HTTP_PROXY: http URLs go direct
+			},
+		},
+		{
+			name: "lower-case-and-http-proxy",
+			env:  fakeEnv{"https_proxy": "proxy.corp:3128", "http_proxy": "http://web.corp:8080", "no_proxy": "acme.com"},
+			want: &httpproxy.Config{HTTPSProxy: "proxy.corp:3128", HTTPProxy: "http://web.corp:8080", NoProxy: "acme.com"},
+			proxied: map[string]string{
+				"https://login.acme.com":       "",
+				"https://login.other.com":      "http://proxy.corp:3128",
+				"http://crl.acme-ca.com/r.crl": "http://web.corp:8080",
+			},
+		},
+		{
+			name: "upper-case-wins",
+			env:  fakeEnv{"HTTPS_PROXY": "http://upper.corp:1", "https_proxy": "http://lower.corp:2"},
+			want: &httpproxy.Config{HTTPSProxy: "http://upper.corp:1"},
+		},
+		{
+			name: "cgi",
+			env:  fakeEnv{"HTTP_PROXY": "http://web.corp:8080", "REQUEST_METHOD": "GET"},
+			want: &httpproxy.Config{HTTPProxy: "http://web.corp:8080", CGI: true},
+		},
+		{
+			name: "none",
+			env:  fakeEnv{"NO_PROXY": "acme.com"},
+		},
+		{
+			name: "flag-wins",
+			env:  fakeEnv{"HTTPS_PROXY": "http://proxy.corp:3128"},
+			flag: "http://explicit.corp:3128",
+			proxied: map[string]string{
+				"https://login.acme.com": "http://explicit.corp:3128",
+				"https://127.0.0.1:8443": "http://explicit.corp:3128",
+				"http://localhost/r.crl": "http://explicit.corp:3128",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := doctorOptions{timeout: time.Second, proxy: tc.flag}
+			cfg, err := o.config(tc.env.get)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (cfg.ProxyEnv == nil) != (tc.want == nil) || (tc.want != nil && *cfg.ProxyEnv != *tc.want) {
+				t.Fatalf("ProxyEnv = %+v, want %+v", cfg.ProxyEnv, tc.want)
+			}
+			if tc.flag != "" && (cfg.Proxy == nil || cfg.ProxySource != "--proxy") {
+				t.Fatalf("Proxy set = %v from %q, want --proxy", cfg.Proxy != nil, cfg.ProxySource)
+			}
+			choose := cfg.Proxy
+			if choose == nil && cfg.ProxyEnv != nil {
+				choose = cfg.ProxyEnv.ProxyFunc()
+			}
+			for raw, want := range tc.proxied {
+				u, _ := url.Parse(raw)
+				pu, err := choose(u)
+				if err != nil {
+					t.Fatalf("%s: %v", raw, err)
+				}
+				got := ""
+				if pu != nil {
+					got = pu.String()
+				}
+				if got != want {
+					t.Errorf("proxy for %s = %q, want %q", raw, got, want)
+				}
+			}
+		})
+	}
+
+	t.Run("fail/not-a-url-not-echoed", func(t *testing.T) {
+		o := doctorOptions{timeout: time.Second}
+		_, err := o.config(fakeEnv{"https_proxy": "http://bob:hunter2@proxy corp:3128"}.get)
+		if err == nil || !strings.Contains(err.Error(), "https_proxy is not a proxy URL") || strings.Contains(err.Error(), "hunter2") {
+			t.Fatalf("err = %v, want https_proxy named and its value not shown", err)
+		}
+	})
+}
+
+// TestDoctorCommandProxy runs the command against a loopback server with a
+// proxy that wants credentials, from the environment and from --proxy.
+func TestDoctorCommandProxy(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	root := testpki.Issue(t, testpki.Template{CN: "Cmd Proxy Root", CA: true, Key: "root", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}, nil)
+	leaf := testpki.Issue(t, testpki.Template{CN: "127.0.0.1", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Key: "leaf", Serial: 10, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}, root)
+	addr := testpki.TLSServer(t, testpki.Certs(leaf), leaf.Key, nil, now)
+	roots := writeFile(t, "roots.pem", root.PEM())
+	const user, pass = "carol", "pr0xy-Secret"
+	proxy := testpki.NewProxy(t, testpki.ProxyConfig{User: user, Password: pass})
+	withCreds := func(u, p string) string { return "http://" + u + ":" + p + "@" + proxy.URL.Host }
+	secrets := []string{pass, "wrong-" + pass, user}
+
+	report := func(t *testing.T, stdout string) map[string]finding.Finding {
+		t.Helper()
+		var rep struct{ Findings []finding.Finding }
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+			t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+		}
+		m := map[string]finding.Finding{}
+		for _, f := range rep.Findings {
+			m[f.ID] = f
+		}
+		return m
+	}
+	tests := []struct {
+		name     string
+		env      fakeEnv
+		args     []string
+		wantCode int
+		check    func(t *testing.T, fs map[string]finding.Finding)
+	}{
+		{
+			name:     "ok/env-loopback-target-goes-direct",
+			env:      fakeEnv{"HTTPS_PROXY": withCreds(user, pass)},
+			wantCode: 0,
+			check: func(t *testing.T, fs map[string]finding.Finding) {
+				f, ok := fs[finding.ProxyDirect]
+				if !ok || f.Evidence["reason"] != "loopback" || f.Evidence["proxy"] != "http://xxxxx@"+proxy.URL.Host {
+					t.Errorf("proxy.direct = %+v, want reason loopback and the proxy with credentials hidden", f)
+				}
+			},
+		},
+		{
+			name:     "ok/flag-credentials-accepted",
+			env:      fakeEnv{"HTTPS_PROXY": "http://unused.invalid:1"},
+			args:     []string{"--proxy", withCreds(user, pass)},
+			wantCode: 0,
+			check: func(t *testing.T, fs map[string]finding.Finding) {
+				if f, ok := fs[finding.ProxyUsed]; !ok || f.Evidence["source"] != "--proxy" {
+					t.Errorf("proxy.used = %+v, want the CONNECT through --proxy", f)
+				}
+			},
+		},
+		{
+			name:     "fail/flag-credentials-wrong",
+			args:     []string{"--proxy", withCreds(user, "wrong-"+pass)},
+			wantCode: 1,
+			check: func(t *testing.T, fs map[string]finding.Finding) {
+				f := fs[finding.ProxyConnectFailed]
+				if f.Severity != finding.Error || f.Evidence["status"] != float64(407) || !strings.Contains(f.Fix, "refused the credentials") {
+					t.Errorf("proxy.connect_failed = %+v, want an error with status 407 and a fix about the credentials", f)
+				}
+			},
+		},
+		{
+			name:     "fail/flag-credentials-missing",
+			args:     []string{"--proxy", proxy.URL.String()},
+			wantCode: 1,
+			check: func(t *testing.T, fs map[string]finding.Finding) {
+				if f := fs[finding.ProxyConnectFailed]; f.Evidence["status"] != float64(407) || !strings.Contains(f.Fix, "needs credentials") {
+					t.Errorf("proxy.connect_failed = %+v, want 407 and a fix saying credentials are needed", f)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runDoctorEnv(t, tc.env, append([]string{"--json", "--roots", roots, "--public-roots", roots, addr}, tc.args...)...)
+			if code != tc.wantCode {
+				t.Fatalf("exit = %d, want %d\n%s%s", code, tc.wantCode, stdout, stderr)
+			}
+			for _, s := range secrets {
+				if strings.Contains(stdout, s) || strings.Contains(stderr, s) {
+					t.Errorf("the output shows the proxy credential %q:\n%s%s", s, stdout, stderr)
+				}
+			}
+			tc.check(t, report(t, stdout))
+		})
+	}
+
+	t.Run("fail/bad-proxy-flag-not-echoed", func(t *testing.T) {
+		code, stdout, stderr := runDoctorEnv(t, nil, "--proxy", "socks5://"+user+":"+pass+"@127.0.0.1:1080", addr)
+		if code != 2 || !strings.Contains(stderr, "only http://") || strings.Contains(stderr, pass) || strings.Contains(stderr, user) || stdout != "" {
+			t.Errorf("exit %d, stderr %q: want 2, a clear message and no credentials", code, stderr)
 		}
 	})
 }
