@@ -138,7 +138,7 @@ func (v *Verifier) checkChain(ctx context.Context, serverName string, res *Resul
 		u := top.IssuingCertificateURL[0]
 		host, port := HostPort(u)
 		issuer, ferr := v.fetchIssuer(ctx, u)
-		if ferr == nil && top.CheckSignatureFrom(issuer) != nil {
+		if ferr == nil && !signs(top, issuer) {
 			ferr = fmt.Errorf("the certificate served at %s did not sign %q", u, Name(top))
 		}
 		if ferr != nil {
@@ -178,10 +178,16 @@ func (v *Verifier) checkChain(ctx context.Context, serverName string, res *Resul
 	if len(res.Fetched) > 0 {
 		ev["fetched"] = res.Fetched[len(res.Fetched)-1].Subject.String()
 	}
+	detail := fmt.Sprintf("No path from %q to a root of the trust store in use: the chain ends at %q.", Name(leaf), anchor)
+	for _, c := range slices.Concat(res.Served, res.Fetched) {
+		if weakSignature(c.SignatureAlgorithm) && !selfSigned(c) {
+			detail += fmt.Sprintf(" %q is signed with %s, which current clients refuse as a link of any chain (see cert.weak_signature).", Name(c), c.SignatureAlgorithm)
+		}
+	}
 	res.Findings = append(res.Findings, finding.Finding{
 		ID: finding.ChainUntrusted, Severity: finding.Error,
 		Summary:  fmt.Sprintf("The chain leads to %q, which is not a trusted root", anchor),
-		Detail:   fmt.Sprintf("No path from %q to a root of the trust store in use: the chain ends at %q.", Name(leaf), anchor),
+		Detail:   detail,
 		Fix:      fmt.Sprintf("If %q is your organisation's own CA, add its root to the clients' trust store; otherwise the server must use a certificate from a publicly trusted CA.", anchor),
 		Evidence: ev,
 	})
@@ -202,6 +208,14 @@ func (v *Verifier) buildChain(leaf *x509.Certificate, served, fetched []*x509.Ce
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 	if err != nil {
+		// A SHA-1 or MD5 link makes crypto/x509 refuse the path outright;
+		// build it anyway, so that the weak signature is named as the
+		// cause instead of an untrusted or incomplete chain.
+		if _, ok := errorsAs[x509.UnknownAuthorityError](err); ok {
+			if chain := weakPath(leaf, slices.Concat(served, fetched), roots, at); chain != nil {
+				return chain, nil
+			}
+		}
 		return nil, err
 	}
 	return chains[0], nil
@@ -217,7 +231,7 @@ func topOf(leaf *x509.Certificate, pool []*x509.Certificate) *x509.Certificate {
 		}
 		var next *x509.Certificate
 		for _, c := range pool {
-			if bytes.Equal(c.RawSubject, cur.RawIssuer) && c != cur && cur.CheckSignatureFrom(c) == nil {
+			if bytes.Equal(c.RawSubject, cur.RawIssuer) && c != cur && signs(cur, c) {
 				next = c
 				break
 			}
@@ -231,7 +245,13 @@ func topOf(leaf *x509.Certificate, pool []*x509.Certificate) *x509.Certificate {
 }
 
 func selfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+	if !bytes.Equal(c.RawSubject, c.RawIssuer) {
+		return false
+	}
+	if c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil {
+		return true
+	}
+	return weakSignature(c.SignatureAlgorithm) && weakSignatureValid(c, c)
 }
 
 // fetchIssuer fetches a certificate from an AIA caIssuers URL, in DER or PEM.
@@ -348,14 +368,13 @@ func (v *Verifier) checkKeys(res *Result) {
 		if selfSigned(c) {
 			continue
 		}
-		switch c.SignatureAlgorithm {
-		case x509.SHA1WithRSA, x509.DSAWithSHA1, x509.ECDSAWithSHA1, x509.MD5WithRSA, x509.MD2WithRSA:
+		if weakSignature(c.SignatureAlgorithm) {
 			res.Findings = append(res.Findings, finding.Finding{
 				ID: finding.CertWeakSignature, Severity: finding.Error,
 				Summary:  fmt.Sprintf("The certificate %q is signed with %s", Name(c), c.SignatureAlgorithm),
-				Detail:   "SHA-1 and MD5 signatures can be forged and are refused by current clients.",
-				Fix:      "Have the certificate reissued with a SHA-256 (or stronger) signature.",
-				Evidence: map[string]any{"subject": c.Subject.String(), "signatureAlgorithm": c.SignatureAlgorithm.String()},
+				Detail:   fmt.Sprintf("%q was signed by %q with %s. SHA-1 and MD5 signatures can be forged, and current clients (browsers, Go, Java, Windows) refuse them as links of a chain, so the chain fails whatever its roots.", Name(c), c.Issuer.String(), c.SignatureAlgorithm),
+				Fix:      fmt.Sprintf("Have %q reissued with a SHA-256 (or stronger) signature and install it with its chain. Public CAs stopped signing with SHA-1 in 2016: the certificate is old, or a private CA still signs with SHA-1 and must be reconfigured.", Name(c)),
+				Evidence: map[string]any{"subject": c.Subject.String(), "issuer": c.Issuer.String(), "signatureAlgorithm": c.SignatureAlgorithm.String()},
 			})
 		}
 	}

@@ -3,6 +3,7 @@ package doctor_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -355,6 +356,30 @@ func scenarios() []scenario {
 			},
 			want:  with("cert.weak_key/error"),
 			check: evidence(finding.CertWeakKey, "bits", 1024),
+		},
+		{
+			name: "fail/sha1-signed-leaf",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				// An RSA intermediate that still signs with SHA-1.
+				ri := testpki.Issue(t, testpki.Template{CN: "Acme RSA Intermediate", CA: true, Key: "rsa-intermediate", Serial: 3,
+					NotBefore: testpki.Now.Add(-365 * 24 * time.Hour), CRL: []string{e.rev.CRLURL("root")}}, e.root)
+				e.rev.AddCA("rsainter", ri)
+				l := testpki.IssueWeak(t, testpki.Template{CN: host, DNSNames: []string{host}, Key: "leaf", Serial: 100,
+					CRL: []string{e.rev.CRLURL("rsainter")}, OCSP: []string{e.rev.OCSPURL("rsainter")}}, ri, x509.SHA1WithRSA)
+				return serve(t, []*testpki.Cert{l, ri}, nil, time.Time{})
+			},
+			// Named as the cause; the chain is still built, so revocation
+			// and the rest are judged too.
+			want: with("cert.weak_signature/error"),
+			check: func(t *testing.T, rep *doctor.Report) {
+				f := find(t, rep, finding.CertWeakSignature)
+				if f.Evidence["signatureAlgorithm"] != "SHA1-RSA" || f.Evidence["subject"] != "CN="+host || f.Evidence["issuer"] != "CN=Acme RSA Intermediate" {
+					t.Errorf("evidence = %v, want SHA1-RSA for the leaf, issued by the RSA intermediate", f.Evidence)
+				}
+				if len(rep.Chain) != 3 || rep.Chain[2].Subject != "CN=Acme Test Root" {
+					t.Errorf("chain = %+v, want leaf, intermediate, root", rep.Chain)
+				}
+			},
 		},
 		{
 			name: "warn/clock-skew",

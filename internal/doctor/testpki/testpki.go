@@ -47,7 +47,8 @@ var keys = sync.OnceValue(func() map[string]crypto.Signer {
 
 // Key returns the fixed test key of that name: root, intermediate, leaf,
 // other-root, other-intermediate, other-leaf, proxy-root, proxy-leaf, self,
-// spare (ECDSA P-256) or rsa1024.
+// spare (ECDSA P-256), rsa1024, or rsa-intermediate (RSA 2048, for a CA that
+// signs with RSA: see IssueWeak).
 func Key(name string) crypto.Signer {
 	k, ok := keys()[name]
 	if !ok {
