@@ -174,18 +174,25 @@ func (s *Service) issueFindings(name string, err error) ([]finding.Finding, time
 	}}, 0
 }
 
+// errUploaded: the Certifier stored nothing because an uploaded
+// certificate is stored for the name, or landed while the order was in
+// flight (issuance.ErrSuperseded). The upload wins: the attempt records
+// nothing and tells the edge nothing.
+var errUploaded = errors.New("an uploaded certificate won over the order")
+
 // certify runs the CAA pre-check and asks the Certifier. findings is nil
-// on success.
-func (s *Service) certify(ctx context.Context, d Domain) (issuance.Record, bool, []finding.Finding, time.Duration) {
+// on success; err is errUploaded when an upload won.
+func (s *Service) certify(ctx context.Context, d Domain) (issuance.Record, bool, []finding.Finding, time.Duration, error) {
 	ids, err := s.certs.Certifier.CAAIdentities(ctx)
 	if err != nil {
 		fs, ra := s.issueFindings(d.Name, err)
-		return issuance.Record{}, false, fs, ra
+		return issuance.Record{}, false, fs, ra, nil
 	}
 	if len(ids) > 0 {
 		// The CA may not check CAA itself (Pebble does not); a refusal
-		// named here says which record would allow us.
-		rep := s.checker.Check(ctx, dnscheck.Expectation{Name: d.Name, CAAIdentity: ids[0]})
+		// named here says which record would allow us. Any of the CA's
+		// identities allowed is enough (RFC 8659).
+		rep := s.checker.Check(ctx, dnscheck.Expectation{Name: d.Name, CAAIdentities: ids})
 		var caa []finding.Finding
 		for _, f := range rep.Findings {
 			if f.ID == finding.CAAForbidsIssuer && f.Severity == finding.Error {
@@ -193,15 +200,19 @@ func (s *Service) certify(ctx context.Context, d Domain) (issuance.Record, bool,
 			}
 		}
 		if len(caa) > 0 {
-			return issuance.Record{}, false, caa, 0
+			return issuance.Record{}, false, caa, 0, nil
 		}
 	}
 	rec, issued, err := s.certs.Certifier.Certify(ctx, d.Name, d.Cert.Fingerprint)
+	if errors.Is(err, issuance.ErrSuperseded) {
+		s.logger.Info("an uploaded certificate won over the order", "domain", d.Name)
+		return issuance.Record{}, false, nil, 0, errUploaded
+	}
 	if err != nil {
 		fs, ra := s.issueFindings(d.Name, err)
-		return issuance.Record{}, false, fs, ra
+		return issuance.Record{}, false, fs, ra, nil
 	}
-	return rec, issued, nil, 0
+	return rec, issued, nil, 0, nil
 }
 
 // errSkip abandons an update whose domain changed meanwhile.
@@ -211,9 +222,11 @@ var errSkip = errors.New("domain changed meanwhile")
 func (s *Service) obtain(ctx context.Context, d Domain) {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Lease/2)
 	defer cancel()
-	rec, issued, fs, retryAfter := s.certify(cctx, d)
-	if ctx.Err() != nil {
-		return // shutting down: the lease expires and the attempt is redone
+	rec, issued, fs, retryAfter, err := s.certify(cctx, d)
+	if ctx.Err() != nil || err != nil {
+		// Shutting down: the lease expires and the attempt is redone. Or
+		// an upload won: it recorded the domain and told the edge.
+		return
 	}
 	if fs == nil {
 		s.invalidate(d.Name) // served from now on, before it is COMPLETED
@@ -378,7 +391,10 @@ func (s *Service) maintain(ctx context.Context, d Domain) {
 	var issueFs []finding.Finding
 	var retryAfter time.Duration
 	if attempted {
-		rec, _, issueFs, retryAfter = s.certify(cctx, d)
+		var err error
+		if rec, _, issueFs, retryAfter, err = s.certify(cctx, d); err != nil {
+			return // an upload won: it recorded the domain and told the edge
+		}
 	}
 	if ctx.Err() != nil {
 		return

@@ -117,4 +117,9 @@ type Store interface {
 	// claims them while they are checked. The domains are returned as
 	// stored after that change (new NextCheck and Version).
 	ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Domain, error)
+	// ScheduleUnissued sets NextCheck to at, and moves Version on, for
+	// every VERIFIED OKTA_MANAGED domain without a certificate and without
+	// a NextCheck (proven while no certificate issuer was configured), and
+	// returns how many it scheduled.
+	ScheduleUnissued(ctx context.Context, at time.Time) (int, error)
 }

@@ -13,6 +13,17 @@ import (
 // resumes where the store says) and works on at most Config.Workers at a
 // time.
 func (s *Service) Run(ctx context.Context) error {
+	if s.certs.Certifier != nil {
+		// Managed domains proven while no issuer was configured have
+		// nothing scheduled: issue their first certificate now.
+		n, err := s.store.ScheduleUnissued(ctx, s.now().UTC())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.logger.Error("scheduling verified domains without a certificate", "err", err)
+		case n > 0:
+			s.logger.Info("scheduled verified domains without a certificate", "domains", n)
+		}
+	}
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()

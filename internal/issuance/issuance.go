@@ -157,8 +157,16 @@ func (r Record) Leaf() (*x509.Certificate, error) {
 // PutCertificate replaces the row in one statement (INSERT … ON CONFLICT
 // (name) DO UPDATE), so a crash leaves either the old or the new
 // certificate, never a mix.
+//
+// ReplaceCertificate is the compare-and-swap the Keeper stores an issued
+// certificate with: it writes rec only if the name's stored certificate
+// still has the fingerprint prev ("" meaning none is stored), and fails
+// with store.ErrConflict otherwise. An upload that lands while an order is
+// in flight changes the row, so the order's certificate is not stored
+// over it.
 type CertStore interface {
 	PutCertificate(ctx context.Context, rec Record) error
+	ReplaceCertificate(ctx context.Context, rec Record, prev string) error
 	// Certificate returns store.ErrNotFound when the name has none.
 	Certificate(ctx context.Context, name string) (Record, error)
 	DeleteCertificate(ctx context.Context, name string) error

@@ -35,6 +35,12 @@ func NewKeeper(issuer Issuer, certs CertStore, box *sealed.Box) (*Keeper, error)
 // ErrNoIssuer: the Keeper was built without an Issuer.
 var ErrNoIssuer = errors.New("issuance: no issuer configured")
 
+// ErrSuperseded: Certify found an uploaded certificate stored for the name,
+// or the stored certificate changed while the order was in flight (an
+// upload landed). The order's certificate was not stored: an upload wins
+// over issuance and renewal, and the caller must not record or serve it.
+var ErrSuperseded = errors.New("the stored certificate was replaced by an upload")
+
 // Certify returns a good certificate for name. have is the fingerprint of
 // the certificate the caller already knows ("" for none). When the store
 // holds another certificate that is still good and not yet due for
@@ -43,6 +49,10 @@ var ErrNoIssuer = errors.New("issuance: no issuer configured")
 // between storing and recording never costs a second certificate.
 // Otherwise it issues a new one (replacing the stored one, for ARI), plans
 // its renewal, stores it sealed, and returns it with issued true.
+//
+// An uploaded certificate is never replaced: when one is stored, or one is
+// stored while the order is in flight, Certify returns ErrSuperseded and
+// stores nothing.
 func (k *Keeper) Certify(ctx context.Context, name, have string) (rec Record, issued bool, err error) {
 	if k.issuer == nil {
 		return Record{}, false, ErrNoIssuer
@@ -51,7 +61,10 @@ func (k *Keeper) Certify(ctx context.Context, name, have string) (rec Record, is
 	stored, err := k.certs.Certificate(ctx, name)
 	switch {
 	case err == nil:
-		if stored.Fingerprint != have && stored.Issuer != "manual" && now.Before(stored.RenewAt) && now.Before(stored.NotAfter) {
+		if stored.Issuer == "manual" {
+			return Record{}, false, fmt.Errorf("%s: %w", name, ErrSuperseded)
+		}
+		if stored.Fingerprint != have && now.Before(stored.RenewAt) && now.Before(stored.NotAfter) {
 			return stored, false, nil
 		}
 	case errors.Is(err, store.ErrNotFound):
@@ -59,7 +72,7 @@ func (k *Keeper) Certify(ctx context.Context, name, have string) (rec Record, is
 		return Record{}, false, fmt.Errorf("%s: reading stored certificate: %w", name, err)
 	}
 	req := Request{Name: name}
-	if err == nil && stored.Issuer != "manual" {
+	if err == nil {
 		if leaf, lerr := stored.Leaf(); lerr == nil {
 			req.Replaces = leaf
 		}
@@ -73,7 +86,12 @@ func (k *Keeper) Certify(ctx context.Context, name, have string) (rec Record, is
 	if err != nil {
 		return Record{}, false, err
 	}
-	if err := k.certs.PutCertificate(ctx, rec); err != nil {
+	// Stored only over the certificate read above: an upload that landed
+	// meanwhile wins.
+	if err := k.certs.ReplaceCertificate(ctx, rec, stored.Fingerprint); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return Record{}, false, fmt.Errorf("%s: %w", name, ErrSuperseded)
+		}
 		return Record{}, false, fmt.Errorf("%s: storing certificate: %w", name, err)
 	}
 	return rec, true, nil
@@ -119,7 +137,10 @@ func (k *Keeper) Replan(ctx context.Context, name string) (Record, error) {
 		return rec, nil
 	}
 	rec.RenewAt = p.At
-	if err := k.certs.PutCertificate(ctx, rec); err != nil {
+	if err := k.certs.ReplaceCertificate(ctx, rec, rec.Fingerprint); errors.Is(err, store.ErrConflict) {
+		// Replaced while the CA was asked (an upload): the new one stands.
+		return k.certs.Certificate(ctx, name)
+	} else if err != nil {
 		return Record{}, fmt.Errorf("%s: storing renewal time: %w", name, err)
 	}
 	return rec, nil

@@ -35,6 +35,16 @@ func (m *MemStore) PutCertificate(_ context.Context, rec Record) error {
 	return nil
 }
 
+func (m *MemStore) ReplaceCertificate(_ context.Context, rec Record, prev string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.certs[rec.Name].Fingerprint != prev {
+		return store.ErrConflict
+	}
+	m.certs[rec.Name] = rec
+	return nil
+}
+
 func (m *MemStore) Certificate(_ context.Context, name string) (Record, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()

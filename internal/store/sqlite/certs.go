@@ -9,6 +9,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/edge"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/store"
 )
 
 var (
@@ -35,6 +36,39 @@ func (s *Store) PutCertificate(ctx context.Context, rec issuance.Record) error {
 		rec.Name, rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2])
 	if err != nil {
 		return fmt.Errorf("storing certificate %s: %w", rec.Name, mapErr(err))
+	}
+	return nil
+}
+
+// ReplaceCertificate stores rec only over the certificate whose
+// fingerprint is prev ("": only when name has none), in one statement;
+// store.ErrConflict when the stored one is another.
+func (s *Store) ReplaceCertificate(ctx context.Context, rec issuance.Record, prev string) error {
+	if rec.Name == "" || len(rec.ChainPEM) == 0 || len(rec.SealedKey) == 0 {
+		return fmt.Errorf("storing certificate %q: name, chain and sealed key are required", rec.Name)
+	}
+	ts, err := encTimes(rec.NotBefore, rec.NotAfter, rec.RenewAt)
+	if err != nil || !ts[0].Valid || !ts[1].Valid {
+		return fmt.Errorf("storing certificate %s: validity must be set and storable (%v)", rec.Name, err)
+	}
+	var res sql.Result
+	if prev == "" {
+		res, err = s.write.ExecContext(ctx, `INSERT INTO certificates
+			(name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+			rec.Name, rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2])
+	} else {
+		res, err = s.write.ExecContext(ctx, `UPDATE certificates SET issuer = ?, chain_pem = ?, sealed_key = ?,
+			not_before = ?, not_after = ?, fingerprint = ?, renew_at = ? WHERE name = ? AND fingerprint = ?`,
+			rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2], rec.Name, prev)
+	}
+	if err != nil {
+		return fmt.Errorf("storing certificate %s: %w", rec.Name, mapErr(err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("storing certificate %s: %w", rec.Name, err)
+	} else if n == 0 {
+		return fmt.Errorf("storing certificate %s: the stored one is not %q: %w", rec.Name, prev, store.ErrConflict)
 	}
 	return nil
 }

@@ -201,6 +201,26 @@ func (s *Store) DeleteDomain(ctx context.Context, id string) error {
 	return nil
 }
 
+// ScheduleUnissued schedules the VERIFIED managed domains that have no
+// certificate and nothing scheduled, in one statement.
+func (s *Store) ScheduleUnissued(ctx context.Context, at time.Time) (int, error) {
+	ts, err := encTime(at)
+	if err != nil || !ts.Valid {
+		return 0, fmt.Errorf("scheduling unissued domains: at must be set and storable (%v)", err)
+	}
+	res, err := s.write.ExecContext(ctx, `UPDATE domains SET next_check = ?, version = version + 1
+		WHERE status = ? AND cert_source = ? AND cert_fingerprint = '' AND next_check IS NULL`,
+		ts, string(customdomain.Verified), string(customdomain.Managed))
+	if err != nil {
+		return 0, fmt.Errorf("scheduling unissued domains: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("scheduling unissued domains: %w", err)
+	}
+	return int(n), nil
+}
+
 // ClaimDue selects the due domains and moves their NextCheck to leaseUntil
 // in one IMMEDIATE transaction on the single writer connection, so two
 // claimers (goroutines, or processes sharing the file) never get the same

@@ -95,6 +95,40 @@ func runCertificates(t *testing.T, open func(t *testing.T) Backend) {
 		sameRecord(t, got, want) // never the chain of one and the key of the other
 	})
 
+	t.Run("certificate-replace-only-over-prev", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		a := sampleRecord("r.acme.com", "AA:01")
+		if err := s.ReplaceCertificate(ctx, a, "XX:99"); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("replacing a missing certificate named XX:99: got %v, want ErrConflict", err)
+		}
+		if err := s.ReplaceCertificate(ctx, a, ""); err != nil {
+			t.Fatalf("first certificate (prev \"\"): %v", err)
+		}
+		// An upload lands while an order for r.acme.com is in flight.
+		up := sampleRecord("r.acme.com", "UP:02")
+		up.Issuer, up.RenewAt = "manual", time.Time{}
+		if err := s.PutCertificate(ctx, up); err != nil {
+			t.Fatal(err)
+		}
+		renewed := sampleRecord("r.acme.com", "BB:03")
+		for _, prev := range []string{"", "AA:01"} {
+			if err := s.ReplaceCertificate(ctx, renewed, prev); !errors.Is(err, store.ErrConflict) {
+				t.Errorf("renewal over prev %q after the upload: got %v, want ErrConflict", prev, err)
+			}
+		}
+		got, err := s.Certificate(ctx, "r.acme.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRecord(t, got, up)
+		if err := s.ReplaceCertificate(ctx, renewed, "UP:02"); err != nil {
+			t.Fatalf("replacing over the stored fingerprint: %v", err)
+		}
+		got, _ = s.Certificate(ctx, "r.acme.com")
+		sameRecord(t, got, renewed)
+	})
+
 	t.Run("account-put-get", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()

@@ -339,6 +339,40 @@ func runDomains(t *testing.T, open func(t *testing.T) Backend) {
 		}
 	})
 
+	t.Run("schedule-unissued", func(t *testing.T) {
+		s := open(t)
+		mk := func(id string, st customdomain.Status, src customdomain.CertSource, fp string, next time.Time) customdomain.Domain {
+			d := newDomain(id, "org1", id+".example.com")
+			d.Status, d.CertSource, d.Cert.Fingerprint, d.NextCheck = st, src, fp, next
+			return d
+		}
+		mustCreate(t, s,
+			mk("stranded", customdomain.Verified, customdomain.Managed, "", time.Time{}),
+			mk("scheduled", customdomain.Verified, customdomain.Managed, "", t0.Add(time.Minute)),
+			mk("manual", customdomain.Verified, customdomain.Manual, "", time.Time{}),
+			mk("pending", customdomain.InProgress, customdomain.Managed, "", time.Time{}),
+			mk("failed", customdomain.FailedToVerify, customdomain.Managed, "", time.Time{}),
+			mk("has-cert", customdomain.Verified, customdomain.Managed, "AA:01", time.Time{}),
+		)
+		at := t0.Add(time.Hour)
+		n, err := s.ScheduleUnissued(t.Context(), at)
+		if err != nil || n != 1 {
+			t.Fatalf("got %d, %v, want 1 (stranded)", n, err)
+		}
+		d, _ := s.GetDomain(t.Context(), "stranded")
+		if !d.NextCheck.Equal(at) || d.Version != 2 {
+			t.Errorf("stranded: NextCheck %v version %d, want %v and 2", d.NextCheck, d.Version, at)
+		}
+		for _, id := range []string{"scheduled", "manual", "pending", "failed", "has-cert"} {
+			if d, _ := s.GetDomain(t.Context(), id); d.Version != 1 {
+				t.Errorf("%s: version %d, want it untouched", id, d.Version)
+			}
+		}
+		if n, err := s.ScheduleUnissued(t.Context(), at); err != nil || n != 0 {
+			t.Errorf("again: got %d, %v, want 0", n, err)
+		}
+	})
+
 	t.Run("claim-due-concurrent", func(t *testing.T) {
 		s := open(t)
 		const n = 60
