@@ -358,4 +358,3 @@ func TestSchedulerIssuesDomainsVerifiedBeforeCertificates(t *testing.T) {
 		t.Errorf("edge serves %s, want %s", fp, d.Cert.Fingerprint)
 	}
 }
-
