@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +20,8 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/issuance/certtest"
+	"github.com/hallmark-dev/hallmark/internal/issuance/pebbletest"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
 )
 
@@ -29,15 +30,8 @@ const (
 	e2eTarget = "edge.hallmark.test"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort is a loopback port nothing listens on.
+var freePort = pebbletest.FreePort
 
 // syncBuffer collects a server's output for the failure message.
 type syncBuffer struct {
@@ -342,21 +336,8 @@ func mustBox(t *testing.T, dataDir string) *sealed.Box {
 // warning).
 func uploadBody(t *testing.T, iss *issuance.Issued, root []byte) map[string]string {
 	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(iss.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var chain []byte
-	for _, c := range iss.Chain[1:] {
-		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	chain = append(chain, root...)
-	return map[string]string{
-		"certificate":      string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: iss.Leaf().Raw})),
-		"certificateChain": string(chain),
-		"privateKey":       string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"type":             "PEM",
-	}
+	u := certtest.UploadOf(t, iss, root)
+	return map[string]string{"certificate": u.Certificate, "certificateChain": u.CertificateChain, "privateKey": u.PrivateKey, "type": u.Type}
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

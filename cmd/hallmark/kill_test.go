@@ -28,7 +28,7 @@ func TestServeKill9DuringIssuance(t *testing.T) {
 	p := startPebble(t, world, h.httpPort, h.httpsPort, "PEBBLE_VA_NOSLEEP=1")
 	// One attempt is bounded by half the lease; 12s covers lego's polls.
 	const lease = 24 * time.Second
-	args := serveArgs(t, h, world, append(p.flags(), "--scheduler-lease", lease.String())...)
+	args := serveArgs(t, h, world, append(pebbleFlags(p), "--scheduler-lease", lease.String())...)
 
 	start := func() *exec.Cmd {
 		h.log = &syncBuffer{}
@@ -93,7 +93,7 @@ func TestServeKill9DuringIssuance(t *testing.T) {
 	if n := count("certificates"); n != 1 {
 		t.Errorf("certificates stored: %d, want 1", n)
 	}
-	leaf, err := h.handshake(name, p.root())
+	leaf, err := h.handshake(name, p.Roots())
 	if err != nil {
 		t.Fatalf("handshake after the restart: %v", err)
 	}

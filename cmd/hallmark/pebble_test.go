@@ -1,172 +1,27 @@
 package main
 
 import (
-	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"io"
-	"math/big"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
+	"github.com/hallmark-dev/hallmark/internal/issuance/pebbletest"
 )
 
-// pebble is `go tool pebble` (the tool line of go.mod) on loopback, its
-// challenges sent to the edge's ports and its DNS to a dnstest world.
-type pebble struct {
-	t               *testing.T
-	dirURL, mgmtURL string
-	rootFile        string // CA of Pebble's own listeners: --acme-ca-root
-	client          *http.Client
-	mac             string
-	args            []string
-	env             []string
-	cmd             *exec.Cmd
-	log             *syncBuffer
-}
-
-func startPebble(t *testing.T, world *dnstest.World, httpPort, tlsPort int, env ...string) *pebble {
+// startPebble runs Pebble with its validations sent to the edge's ports
+// and its DNS to a dnstest world.
+func startPebble(t *testing.T, world *dnstest.World, httpPort, tlsPort int, env ...string) *pebbletest.Pebble {
 	t.Helper()
-	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pebble listener CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	root, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "pebble"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, root, key.Public(), caKey)
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	p := &pebble{t: t, rootFile: filepath.Join(dir, "root.pem"), mac: base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{42}, 32))}
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	os.WriteFile(p.rootFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600)
-
-	acmePort, mgmtPort := freePort(t), freePort(t)
-	conf, _ := json.Marshal(map[string]any{"pebble": map[string]any{
-		"listenAddress":                  fmt.Sprintf("127.0.0.1:%d", acmePort),
-		"managementListenAddress":        fmt.Sprintf("127.0.0.1:%d", mgmtPort),
-		"certificate":                    certFile,
-		"privateKey":                     keyFile,
-		"httpPort":                       httpPort,
-		"tlsPort":                        tlsPort,
-		"externalAccountBindingRequired": true,
-		"externalAccountMACKeys":         map[string]string{"kid-1": p.mac},
-		"caaIdentities":                  []string{"pebble.letsencrypt.org"},
-		"profiles":                       map[string]any{"default": map[string]any{"Description": "90 days", "ValidityPeriod": 7776000}},
-		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
-	}})
-	confFile := filepath.Join(dir, "pebble.json")
-	os.WriteFile(confFile, conf, 0o600)
-	// `go tool -n pebble` builds the tool and prints its path: the PID we
-	// stop is Pebble's own, not a go command's.
-	out, err := exec.CommandContext(t.Context(), "go", "tool", "-n", "pebble").Output()
-	if err != nil {
-		t.Fatalf("go tool -n pebble: %v", err)
-	}
-	p.args = []string{strings.TrimSpace(string(out)), "-config", confFile, "-dnsserver", world.Resolvers()[0]}
-	p.env = append(append(os.Environ(), "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"), env...)
-	p.dirURL = fmt.Sprintf("https://127.0.0.1:%d/dir", acmePort)
-	p.mgmtURL = fmt.Sprintf("https://127.0.0.1:%d", mgmtPort)
-	p.client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))}}}
-	p.start()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("pebble output:\n%s", p.log.String())
-		}
-	})
-	return p
+	return pebbletest.Start(t, pebbletest.Config{DNSServer: world.Resolvers()[0], HTTPPort: httpPort, TLSPort: tlsPort, Env: env})
 }
 
-func (p *pebble) start() {
-	p.t.Helper()
-	p.cmd = exec.Command(p.args[0], p.args[1:]...)
-	p.cmd.Env = p.env
-	p.log = &syncBuffer{}
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := p.client.Get(p.dirURL)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("pebble did not start: %v\n%s", err, p.log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stop kills Pebble by its PID.
-func (p *pebble) stop() {
-	if p.cmd == nil {
-		return
-	}
-	syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL)
-	p.cmd.Wait()
-	p.cmd = nil
-}
-
-// root is Pebble's issuing root (new at every start).
-func (p *pebble) root() *x509.CertPool {
-	p.t.Helper()
-	resp, err := p.client.Get(p.mgmtURL + "/roots/0")
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return pool(b)
-}
-
-// forceRenewal sets the ARI window of leaf in the past.
-func (p *pebble) forceRenewal(leaf *x509.Certificate) {
-	p.t.Helper()
-	past := time.Now().Add(-time.Hour).UTC()
-	ari, _ := json.Marshal(map[string]any{"suggestedWindow": map[string]string{"start": past.Format(time.RFC3339), "end": past.Add(30 * time.Minute).Format(time.RFC3339)}})
-	body, _ := json.Marshal(map[string]string{"Certificate": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})), "ARIResponse": string(ari)})
-	resp, err := p.client.Post(p.mgmtURL+"/set-renewal-info/", "application/json", bytes.NewReader(body))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		p.t.Fatalf("set-renewal-info: %d", resp.StatusCode)
-	}
-}
-
-func (p *pebble) flags() []string {
-	return []string{"--acme-directory", p.dirURL, "--acme-ca-root", p.rootFile, "--acme-email", "ops@hallmark.test",
-		"--acme-eab-kid", "kid-1", "--acme-eab-hmac", p.mac}
+// pebbleFlags are the serve flags that select Pebble.
+func pebbleFlags(p *pebbletest.Pebble) []string {
+	return []string{"--acme-directory", p.DirURL, "--acme-ca-root", p.RootFile, "--acme-email", "ops@hallmark.test",
+		"--acme-eab-kid", p.EAB.KeyID, "--acme-eab-hmac", p.EAB.HMACKey}
 }
 
 // TestServeACMEPebble is Story 1 to the end against Pebble, through the
@@ -177,14 +32,14 @@ func TestServeACMEPebble(t *testing.T) {
 	world := newWorld(t)
 	h := &hallmark{httpPort: freePort(t), httpsPort: freePort(t)}
 	p := startPebble(t, world, h.httpPort, h.httpsPort, "PEBBLE_VA_NOSLEEP=1")
-	startHallmark(t, h, world, append(p.flags(), "--watch-interval", "500ms")...)
+	startHallmark(t, h, world, append(pebbleFlags(p), "--watch-interval", "500ms")...)
 
 	const name = "login.acme.test"
 	d := h.create(e2eToken, name, "OKTA_MANAGED")
 	publish(world, d)
 	h.verify(e2eToken, d.ID)
 	d = h.waitDomain(e2eToken, d.ID, 60*time.Second, "COMPLETED", status("COMPLETED"))
-	leaf, err := h.handshake(name, p.root())
+	leaf, err := h.handshake(name, p.Roots())
 	if err != nil {
 		t.Fatalf("handshake with SNI %s verified against Pebble's root: %v", name, err)
 	}
@@ -193,11 +48,11 @@ func TestServeACMEPebble(t *testing.T) {
 	}
 
 	t.Run("ari-renewal-served-without-restart", func(t *testing.T) {
-		p.forceRenewal(leaf)
+		p.ForceRenewal(leaf)
 		r := h.waitDomain(e2eToken, d.ID, 60*time.Second, "a renewed certificate", func(x e2eDomain) bool {
 			return x.PublicCertificate != nil && x.PublicCertificate.Fingerprint != d.PublicCertificate.Fingerprint
 		})
-		got, err := h.handshake(name, p.root())
+		got, err := h.handshake(name, p.Roots())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +85,7 @@ func TestServeACMEPebble(t *testing.T) {
 		remove()
 		h.verify(e2eToken, d.ID)
 		h.waitDomain(e2eToken, d.ID, 60*time.Second, "COMPLETED after the fault is removed", status("COMPLETED"))
-		if _, err := h.handshake(name, p.root()); err != nil {
+		if _, err := h.handshake(name, p.Roots()); err != nil {
 			t.Errorf("handshake after recovery: %v", err)
 		}
 	}
@@ -259,10 +114,10 @@ func TestServeACMEPebble(t *testing.T) {
 	})
 	t.Run("fault/ca-stopped", func(t *testing.T) {
 		fault(t, "down.acme.test", "acme.unreachable",
-			p.stop,
-			p.start, // a new Pebble: new root, and it forgot our account
+			p.Stop,
+			p.Start, // a new Pebble: new root, and it forgot our account
 			func(f string) {
-				if !strings.Contains(f, p.dirURL) && !strings.Contains(f, "127.0.0.1") {
+				if !strings.Contains(f, p.DirURL) && !strings.Contains(f, "127.0.0.1") {
 					t.Errorf("finding %s, want the directory it could not reach", f)
 				}
 			})

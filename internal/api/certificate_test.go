@@ -2,17 +2,11 @@ package api
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,63 +18,9 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/issuance/certtest"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
 )
-
-type testCert struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-}
-
-func makeCert(t *testing.T, cn string, parent *testCert, key crypto.Signer, isCA bool, opts ...func(*x509.Certificate)) *testCert {
-	t.Helper()
-	if key == nil {
-		key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(90 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if isCA {
-		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage, tmpl.ExtKeyUsage = true, true, x509.KeyUsageCertSign, nil
-		tmpl.NotAfter = time.Now().Add(20 * 365 * 24 * time.Hour)
-	} else {
-		tmpl.DNSNames = []string{cn}
-	}
-	for _, o := range opts {
-		o(tmpl)
-	}
-	signer, issuer := key, tmpl
-	if parent != nil {
-		signer, issuer = parent.key, parent.cert
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
-	if err != nil {
-		t.Fatalf("creating %s: %v", cn, err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return &testCert{cert: c, key: key}
-}
-
-func pemOf(cs ...*testCert) string {
-	var b strings.Builder
-	for _, c := range cs {
-		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})
-	}
-	return b.String()
-}
-
-func keyPEM(t *testing.T, k crypto.Signer) string {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}
 
 // recordingEdge is the edge as the lifecycle sees it.
 type recordingEdge struct{ invalidated []string }
@@ -144,14 +84,15 @@ func (e *env) get(token, id string) certDomain {
 
 func TestCertificateUpload(t *testing.T) {
 	const name = "login.acme.test"
-	root := makeCert(t, "Test Root", nil, nil, true)
-	inter := makeCert(t, "Test Intermediate", root, nil, true)
-	leaf := makeCert(t, name, inter, nil, false)
-	e, edge, box := certEnv(t, root.cert)
+	root := certtest.Root(t, "Test Root")
+	inter := certtest.Intermediate(t, "Test Intermediate", root)
+	leaf := certtest.Leaf(t, name, inter)
+	e, edge, box := certEnv(t, root.Cert)
 	_, org := e.newOrg("Acme")
 
-	body := func(l *testCert, chain ...*testCert) map[string]string {
-		return map[string]string{"certificate": pemOf(l), "certificateChain": pemOf(chain...), "privateKey": keyPEM(t, l.key), "type": "PEM"}
+	body := func(l *certtest.Cert, chain ...*certtest.Cert) map[string]string {
+		u := certtest.Upload(t, l, chain...)
+		return map[string]string{"certificate": u.Certificate, "certificateChain": u.CertificateChain, "privateKey": u.PrivateKey, "type": u.Type}
 	}
 
 	t.Run("fail/not-verified-E0000165", func(t *testing.T) {
@@ -177,20 +118,16 @@ func TestCertificateUpload(t *testing.T) {
 		}
 	})
 
-	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
-	rsa2048, _ := rsa.GenerateKey(rand.Reader, 2048)
-	rsaInter := makeCert(t, "RSA Intermediate", root, rsa2048, true)
-	expired := makeCert(t, name, inter, nil, false, func(c *x509.Certificate) {
-		c.NotBefore, c.NotAfter = time.Now().Add(-100*24*time.Hour), time.Now().Add(-24*time.Hour)
-	})
-	future := makeCert(t, name, inter, nil, false, func(c *x509.Certificate) { c.NotBefore = time.Now().Add(24 * time.Hour) })
-	tooLong := makeCert(t, name, inter, nil, false, func(c *x509.Certificate) { c.NotAfter = time.Now().Add(11 * 365 * 24 * time.Hour) })
-	wrongName := makeCert(t, "www.other.test", inter, nil, false)
-	weak := makeCert(t, name, inter, rsa1024, false)
-	sha1 := makeCert(t, name, rsaInter, nil, false, func(c *x509.Certificate) { c.SignatureAlgorithm = x509.SHA1WithRSA })
-	selfSigned := makeCert(t, name, nil, nil, false)
-	unrelated := makeCert(t, "Unrelated Intermediate", makeCert(t, "Other Root", nil, nil, true), nil, true)
+	otherKey := certtest.ECDSAKey(t, elliptic.P256())
+	rsaInter := certtest.New(t, "RSA Intermediate", root, certtest.RSAKey(t, 2048), true)
+	expired := certtest.Leaf(t, name, inter, certtest.Expired)
+	future := certtest.Leaf(t, name, inter, certtest.NotYetValid)
+	tooLong := certtest.Leaf(t, name, inter, certtest.ValidFor(11*365*24*time.Hour))
+	wrongName := certtest.Leaf(t, "www.other.test", inter)
+	weak := certtest.New(t, name, inter, certtest.RSAKey(t, 1024), false)
+	sha1 := certtest.Leaf(t, name, rsaInter, certtest.SHA1)
+	selfSigned := certtest.New(t, name, nil, nil, false)
+	unrelated := certtest.Intermediate(t, "Unrelated Intermediate", certtest.Root(t, "Other Root"))
 
 	with := func(m map[string]string, k, v string) map[string]string { m[k] = v; return m }
 	big := `{"certificate":"` + strings.Repeat("A", 10<<20) + `","certificateChain":"","privateKey":"","type":"PEM"}`
@@ -199,7 +136,7 @@ func TestCertificateUpload(t *testing.T) {
 		body  any
 		cause string // a substring of one errorCauses entry
 	}{
-		{"fail/mismatched-key", with(body(leaf, inter), "privateKey", keyPEM(t, otherKey)), "privateKey does not match"},
+		{"fail/mismatched-key", with(body(leaf, inter), "privateKey", certtest.KeyPEM(t, otherKey)), "privateKey does not match"},
 		{"fail/expired", body(expired, inter), "expired on"},
 		{"fail/not-yet-valid", body(future, inter), "not valid yet"},
 		{"fail/expiry-over-10-years", body(tooLong, inter), "more than 10 years"},
@@ -235,7 +172,7 @@ func TestCertificateUpload(t *testing.T) {
 	}
 
 	t.Run("ok/manual-completed-and-served", func(t *testing.T) {
-		key := keyPEM(t, leaf.key)
+		key := certtest.KeyPEM(t, leaf.Key)
 		r := e.do("PUT", "/api/v1/domains/"+d.ID+"/certificate", org, body(leaf, inter))
 		if r.status != http.StatusNoContent || len(r.body) != 0 {
 			t.Fatalf("upload: %d %s, want 204 and no body", r.status, r.body)
@@ -244,9 +181,9 @@ func TestCertificateUpload(t *testing.T) {
 		if got.ValidationStatus != "COMPLETED" || got.CertificateSourceType != "MANUAL" {
 			t.Errorf("domain %s %s, want COMPLETED MANUAL", got.ValidationStatus, got.CertificateSourceType)
 		}
-		want := issuance.Describe(leaf.cert)
+		want := issuance.Describe(leaf.Cert)
 		if pc := got.PublicCertificate; pc == nil || pc.Fingerprint != want.Fingerprint || pc.Subject != "CN="+name ||
-			pc.Expiration != oktaTime(leaf.cert.NotAfter) {
+			pc.Expiration != oktaTime(leaf.Cert.NotAfter) {
 			t.Errorf("publicCertificate %+v, want %+v", pc, want)
 		}
 		if len(edge.invalidated) != 1 || edge.invalidated[0] != name {
@@ -272,18 +209,18 @@ func TestCertificateUpload(t *testing.T) {
 	})
 
 	t.Run("ok/replaced-atomically", func(t *testing.T) {
-		next := makeCert(t, name, inter, nil, false)
+		next := certtest.Leaf(t, name, inter)
 		r := e.do("PUT", "/api/v1/domains/"+d.ID+"/certificate", org, body(next, inter))
 		if r.status != http.StatusNoContent {
 			t.Fatalf("second upload: %d %s", r.status, r.body)
 		}
 		rec, _ := e.store.Certificate(t.Context(), name)
 		if got := e.get(org, d.ID); got.PublicCertificate == nil || got.PublicCertificate.Fingerprint != rec.Fingerprint ||
-			rec.Fingerprint != issuance.Fingerprint(next.cert) {
-			t.Errorf("after replacing: API %+v, store %s, want %s", got.PublicCertificate, rec.Fingerprint, issuance.Fingerprint(next.cert))
+			rec.Fingerprint != issuance.Fingerprint(next.Cert) {
+			t.Errorf("after replacing: API %+v, store %s, want %s", got.PublicCertificate, rec.Fingerprint, issuance.Fingerprint(next.Cert))
 		}
 		c, err := rec.TLSCertificate(box)
-		if err != nil || !c.Leaf.PublicKey.(*ecdsa.PublicKey).Equal(next.key.Public()) {
+		if err != nil || !c.Leaf.PublicKey.(*ecdsa.PublicKey).Equal(next.Key.Public()) {
 			t.Errorf("stored key: %v; want it to open and match the new certificate", err)
 		}
 	})
@@ -305,8 +242,8 @@ func TestCARoot(t *testing.T) {
 		r.wantError(t, http.StatusNotFound, "E0000007")
 	})
 	t.Run("ok/built-in", func(t *testing.T) {
-		root := makeCert(t, "Hallmark Built-in Root CA", nil, nil, true)
-		rootPEM := []byte(pemOf(root))
+		root := certtest.Root(t, "Hallmark Built-in Root CA")
+		rootPEM := []byte(certtest.PEM(root))
 		reg := prometheus.NewRegistry()
 		srv := httptest.NewServer(New(Config{}, Deps{Logger: slog.New(slog.DiscardHandler), Registry: reg, Gatherer: reg, CARoot: rootPEM}))
 		defer srv.Close()
