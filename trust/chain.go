@@ -137,7 +137,7 @@ func (v *Verifier) checkChain(ctx context.Context, serverName string, res *Resul
 		}
 		u := top.IssuingCertificateURL[0]
 		host, port := HostPort(u)
-		issuer, ferr := v.fetchIssuer(ctx, u)
+		issuer, ferr := v.fetchIssuer(ctx, u, top)
 		if ferr == nil && !signs(top, issuer) {
 			ferr = fmt.Errorf("the certificate served at %s did not sign %q", u, Name(top))
 		}
@@ -254,19 +254,38 @@ func selfSigned(c *x509.Certificate) bool {
 	return weakSignature(c.SignatureAlgorithm) && weakSignatureValid(c, c)
 }
 
-// fetchIssuer fetches a certificate from an AIA caIssuers URL, in DER or PEM.
-func (v *Verifier) fetchIssuer(ctx context.Context, u string) (*x509.Certificate, error) {
+// fetchIssuer fetches the issuer of child from an AIA caIssuers URL: a
+// certificate in DER or PEM, or a PKCS#7 bundle (.p7c, DER or PEM), from
+// which the certificate that signed child is taken.
+func (v *Verifier) fetchIssuer(ctx context.Context, u string, child *x509.Certificate) (*x509.Certificate, error) {
 	body, err := v.fetch(ctx, http.MethodGet, u, "", nil)
 	if err != nil {
 		return nil, err
 	}
+	if b, _ := pem.Decode(body); b != nil {
+		switch b.Type {
+		case "CERTIFICATE":
+			return x509.ParseCertificate(b.Bytes)
+		case "PKCS7", "CMS":
+			body = b.Bytes
+		}
+	}
 	if c, err := x509.ParseCertificate(body); err == nil {
 		return c, nil
 	}
-	if b, _ := pem.Decode(body); b != nil && b.Type == "CERTIFICATE" {
-		return x509.ParseCertificate(b.Bytes)
+	certs, err := parsePKCS7Certs(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a DER or PEM certificate, nor a PKCS#7 bundle: %w", u, err)
 	}
-	return nil, fmt.Errorf("%s: not a DER or PEM certificate (PKCS#7 bundles are not supported)", u)
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s: the PKCS#7 bundle holds no certificate", u)
+	}
+	for _, c := range certs {
+		if bytes.Equal(c.RawSubject, child.RawIssuer) && signs(child, c) {
+			return c, nil
+		}
+	}
+	return certs[0], nil // the caller reports that it did not sign child
 }
 
 // fetch makes one bounded HTTP request and returns the body of a 200 answer.

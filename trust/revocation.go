@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -158,20 +160,66 @@ func (v *Verifier) ocsp(ctx context.Context, c *RevocationCheck, cert, issuer *x
 		c.Status, c.Err = StatusInvalid, fmt.Errorf("building the OCSP request: %w", err)
 		return
 	}
-	body, err := v.fetch(ctx, http.MethodPost, c.URL, "application/ocsp-request", req)
+	r, unreachable, err := v.ocspFetch(ctx, c.URL, req, cert, issuer)
 	if err != nil {
-		c.Status, c.Err = StatusUnreachable, err
-		return
-	}
-	r, err := ocsp.ParseResponseForCert(body, cert, issuer)
-	if err != nil {
-		c.Status, c.Err = StatusInvalid, fmt.Errorf("OCSP response from %s: %w", c.URL, err)
+		c.Status, c.Err = StatusInvalid, err
+		if unreachable {
+			c.Status = StatusUnreachable
+		}
 		return
 	}
 	v.ocspStatus(c, r)
 	if c.Status == StatusGood || c.Status == StatusRevoked {
 		v.cache.put(key, cacheEntry{status: c.Status, revokedAt: c.RevokedAt, nextUpdate: c.NextUpdate})
 	}
+}
+
+// maxOCSPGet is the longest GET URL path element RFC 5019 section 5
+// expects responders to take; longer requests are POSTed.
+const maxOCSPGet = 255
+
+// ocspFetch asks the responder at u, first with GET (RFC 6960 appendix A.1:
+// the DER request, base64, URL-encoded, appended to the URL; cacheable by
+// proxies and CDNs, which is how large CAs serve OCSP), then with POST when
+// the GET was answered with an error status or an answer that cannot be
+// used (some responders take POST only). A GET that reaches nobody is not
+// repeated as a POST to the same host: that would only double the wait.
+// unreachable says the failure is a transport one, not a bad answer.
+func (v *Verifier) ocspFetch(ctx context.Context, u string, req []byte, cert, issuer *x509.Certificate) (r *ocsp.Response, unreachable bool, err error) {
+	var getErr error
+	if enc := url.PathEscape(base64.StdEncoding.EncodeToString(req)); len(enc) <= maxOCSPGet {
+		get := u
+		if !strings.HasSuffix(get, "/") {
+			get += "/"
+		}
+		body, err := v.fetch(ctx, http.MethodGet, get+enc, "", nil)
+		if err == nil {
+			if r, err = ocsp.ParseResponseForCert(body, cert, issuer); err == nil {
+				return r, false, nil
+			}
+			err = fmt.Errorf("OCSP response to GET from %s: %w", u, err)
+		} else if _, answered := errorsAs[*StatusError](err); !answered {
+			if ue, ok := errorsAs[*url.Error](err); ok {
+				err = fmt.Errorf("GET %s (OCSP request in the URL): %w", u, ue.Err)
+			}
+			return nil, true, err
+		}
+		getErr = err
+	}
+	body, err := v.fetch(ctx, http.MethodPost, u, "application/ocsp-request", req)
+	if err != nil {
+		if getErr != nil {
+			err = fmt.Errorf("%w (a GET before it failed too: %v)", err, getErr)
+		}
+		return nil, true, err
+	}
+	if r, err = ocsp.ParseResponseForCert(body, cert, issuer); err != nil {
+		if getErr != nil {
+			err = fmt.Errorf("%w (a GET before it failed too: %v)", err, getErr)
+		}
+		return nil, false, fmt.Errorf("OCSP response from %s: %w", u, err)
+	}
+	return r, false, nil
 }
 
 func (v *Verifier) crl(ctx context.Context, c *RevocationCheck, cert, issuer *x509.Certificate) {

@@ -82,11 +82,20 @@ func HTTPServer(tb testing.TB) string {
 type Revocation struct {
 	URL string // http://127.0.0.1:port
 
-	mu         sync.Mutex
-	cas        map[string]*Cert
-	revoked    map[string]time.Time // serial → when
-	hits       map[string]int
-	nextUpdate time.Duration
+	mu            sync.Mutex
+	cas           map[string]*Cert
+	revoked       map[string]time.Time // serial → when
+	hits          map[string]int
+	nextUpdate    time.Duration
+	refuseOCSPGet bool
+}
+
+// RefuseOCSPGet makes the OCSP responder answer 405 to GET requests, as
+// responders that only take POST do.
+func (r *Revocation) RefuseOCSPGet() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refuseOCSPGet = true
 }
 
 // NewRevocation starts a revocation server whose answers are valid for 24
@@ -124,7 +133,12 @@ func (r *Revocation) CRLURL(name string) string  { return r.URL + "/crl/" + name
 func (r *Revocation) OCSPURL(name string) string { return r.URL + "/ocsp/" + name }
 func (r *Revocation) AIAURL(name string) string  { return r.URL + "/aia/" + name + ".der" }
 
-// Hits returns how many requests a path received.
+// AIAP7CURL names where the server answers for CA name with a PKCS#7
+// (.p7c) bundle, as some CAs publish their intermediates.
+func (r *Revocation) AIAP7CURL(name string) string { return r.URL + "/aia/" + name + ".p7c" }
+
+// Hits returns how many requests a path received; "GET /ocsp/inter"
+// counts one method only. OCSP GETs count under /ocsp/NAME.
 func (r *Revocation) Hits(path string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -134,9 +148,16 @@ func (r *Revocation) Hits(path string) int {
 func (r *Revocation) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.hits[req.URL.Path]++
-	kind, rest, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
-	name := strings.TrimSuffix(strings.TrimSuffix(rest, ".crl"), ".der")
+	// The escaped path: an OCSP GET carries base64, whose "/" is %2F.
+	kind, rest, _ := strings.Cut(strings.TrimPrefix(req.URL.EscapedPath(), "/"), "/")
+	var encoded string // the request of an OCSP GET (RFC 6960 appendix A)
+	if kind == "ocsp" {
+		rest, encoded, _ = strings.Cut(rest, "/")
+	}
+	path := "/" + kind + "/" + rest
+	r.hits[path]++ // an OCSP GET counts under /ocsp/NAME, as a POST does
+	r.hits[req.Method+" "+path]++
+	name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(rest, ".crl"), ".der"), ".p7c")
 	ca, ok := r.cas[name]
 	if !ok {
 		http.NotFound(w, req)
@@ -144,6 +165,11 @@ func (r *Revocation) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	switch kind {
 	case "aia":
+		if strings.HasSuffix(rest, ".p7c") {
+			w.Header().Set("Content-Type", "application/pkcs7-mime")
+			w.Write(PKCS7(ca.Cert))
+			return
+		}
 		w.Header().Set("Content-Type", "application/pkix-cert")
 		w.Write(ca.Cert.Raw)
 	case "crl":
@@ -160,7 +186,21 @@ func (r *Revocation) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Content-Type", "application/pkix-crl")
 		w.Write(der)
 	case "ocsp":
-		body, err := io.ReadAll(io.LimitReader(req.Body, 1<<16))
+		var body []byte
+		var err error
+		switch req.Method {
+		case http.MethodGet:
+			if r.refuseOCSPGet {
+				http.Error(w, "GET not supported", http.StatusMethodNotAllowed)
+				return
+			}
+			var b64 string
+			if b64, err = url.PathUnescape(encoded); err == nil {
+				body, err = base64.StdEncoding.DecodeString(b64)
+			}
+		default:
+			body, err = io.ReadAll(io.LimitReader(req.Body, 1<<16))
+		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
