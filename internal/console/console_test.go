@@ -589,6 +589,27 @@ func TestOperatorOrgsAndTokens(t *testing.T) {
 	if p := op.get("/orgs/org_nonexistent"); p.status != http.StatusNotFound {
 		t.Errorf("unknown org: status %d, want 404", p.status)
 	}
+
+	// An org with a custom domain: refused until the name is proven, then
+	// the domain moves to the new org (the same rule as the API's).
+	d := e.createDomain("", "sso.acme.test")
+	op.get("/orgs")
+	p = op.post("/orgs", url.Values{"name": {"Beta"}, "customDomain": {"sso.acme.test"}, "upstream": {"https://beta.internal"}})
+	wantStatus(t, p, http.StatusForbidden)
+	wantContains(t, p, "is not verified yet", `value="sso.acme.test"`)
+	p = op.post("/orgs", url.Values{"name": {"Beta"}, "upstream": {"ftp://beta.internal"}})
+	wantStatus(t, p, http.StatusBadRequest)
+	wantContains(t, p, "Upstream: give an absolute http:// or https:// URL")
+	e.publish(d, `"`+d.Token+`"`)
+	if _, _, err := e.domains.Verify(t.Context(), customdomain.Actor{Operator: true, ID: "test"}, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	p = op.follow(op.post("/orgs", url.Values{"name": {"Beta"}, "customDomain": {"SSO.acme.test"}, "upstream": {"https://beta.internal"}}))
+	wantContains(t, p, "The organization Beta was created")
+	got, err := e.domains.Get(t.Context(), customdomain.Actor{Operator: true}, d.ID)
+	if err != nil || got.OrgID == "" || got.Status != customdomain.Verified {
+		t.Fatalf("domain after org creation = %+v, %v; want VERIFIED and owned by the new org", got, err)
+	}
 }
 
 func TestBadInputNeverServerError(t *testing.T) {

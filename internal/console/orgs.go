@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,9 +11,11 @@ import (
 )
 
 type orgList struct {
-	Orgs  []tenant.Org
-	Name  string
-	Error *formError
+	Orgs         []tenant.Org
+	Name         string
+	CustomDomain string
+	Upstream     string
+	Error        *formError
 }
 
 func (c *Console) listOrgs(w http.ResponseWriter, r *http.Request) error {
@@ -32,11 +35,22 @@ func (c *Console) renderOrgs(w http.ResponseWriter, r *http.Request, status int,
 // and records the event).
 func (c *Console) createOrg(w http.ResponseWriter, r *http.Request) error {
 	cl := callerFrom(r.Context())
-	name := r.PostFormValue("name")
-	o, err := c.deps.Tenants.CreateOrg(r.Context(), cl.actor, tenant.Org{Name: name})
+	form := orgList{
+		Name:         r.PostFormValue("name"),
+		CustomDomain: strings.TrimSpace(r.PostFormValue("customDomain")),
+		Upstream:     strings.TrimSpace(r.PostFormValue("upstream")),
+	}
+	o, err := c.deps.Tenants.CreateOrg(r.Context(), cl.actor,
+		tenant.Org{Name: form.Name, CustomDomain: form.CustomDomain, Upstream: form.Upstream})
 	if err != nil {
-		if fe := asFormError(err); fe != nil {
-			return c.renderOrgs(w, r, fe.Status, orgList{Name: name, Error: fe})
+		fe := asFormError(err)
+		if errors.Is(err, customdomain.ErrNotVerified) {
+			fe = &formError{Status: http.StatusForbidden, Message: "The custom domain " + form.CustomDomain +
+				" is not verified yet. Add it under Domains, publish its records and press Verify now until it is VERIFIED, then create the organization."}
+		}
+		if fe != nil {
+			form.Error = fe
+			return c.renderOrgs(w, r, fe.Status, form)
 		}
 		return err
 	}
