@@ -143,29 +143,9 @@ func (h *hallmark) waitUp(done chan error) {
 	h.t.Fatalf("serve did not come up\n%s", h.log.String())
 }
 
+// e2eDomain is the CLI's view of a domain plus what tests look at beyond it.
 type e2eDomain struct {
-	ID                    string `json:"id"`
-	Domain                string `json:"domain"`
-	CertificateSourceType string `json:"certificateSourceType"`
-	ValidationStatus      string `json:"validationStatus"`
-	DNSRecords            []struct {
-		RecordType string   `json:"recordType"`
-		FQDN       string   `json:"fqdn"`
-		Values     []string `json:"values"`
-	} `json:"dnsRecords"`
-	PublicCertificate *struct {
-		Subject     string `json:"subject"`
-		Fingerprint string `json:"fingerprint"`
-		Expiration  string `json:"expiration"`
-	} `json:"publicCertificate"`
-	Diagnosis []struct {
-		ID       string         `json:"id"`
-		Severity string         `json:"severity"`
-		Summary  string         `json:"summary"`
-		Detail   string         `json:"detail"`
-		Fix      string         `json:"fix"`
-		Evidence map[string]any `json:"evidence"`
-	} `json:"diagnosis"`
+	domain
 	MovedSince string `json:"movedSince"`
 }
 
