@@ -268,6 +268,22 @@ func (h *hallmark) events(typ, domainID string) []map[string]any {
 	return evs
 }
 
+// waitEvents polls the system log until at least n events of typ for the
+// domain are there, or 10s have passed. An event is appended right after
+// the change it records is stored (not in the same transaction), so a test
+// that has just seen the change waits for its event.
+func (h *hallmark) waitEvents(typ, domainID string, n int) []map[string]any {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs := h.events(typ, domainID)
+		if len(evs) >= n || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func urlEscape(s string) string {
 	r := strings.NewReplacer(" ", "%20", `"`, "%22", "=", "%3D", "&", "%26")
 	return r.Replace(s)

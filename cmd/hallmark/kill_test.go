@@ -100,7 +100,7 @@ func TestServeKill9DuringIssuance(t *testing.T) {
 	if fingerprint(leaf) != got.PublicCertificate.Fingerprint {
 		t.Errorf("edge serves %s, publicCertificate says %s", fingerprint(leaf), got.PublicCertificate.Fingerprint)
 	}
-	if evs := h.events("system.custom_url_domain.cert_provision", d.ID); len(evs) != 1 {
+	if evs := h.waitEvents("system.custom_url_domain.cert_provision", d.ID, 1); len(evs) != 1 {
 		t.Errorf("cert_provision events: %d, want 1 (one certificate provisioned)", len(evs))
 	}
 }

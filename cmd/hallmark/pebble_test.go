@@ -59,7 +59,7 @@ func TestServeACMEPebble(t *testing.T) {
 		if fingerprint(got) != r.PublicCertificate.Fingerprint {
 			t.Errorf("the edge serves %s, publicCertificate says %s", fingerprint(got), r.PublicCertificate.Fingerprint)
 		}
-		if evs := h.events("system.custom_url_domain.cert_renew", d.ID); len(evs) != 1 {
+		if evs := h.waitEvents("system.custom_url_domain.cert_renew", d.ID, 1); len(evs) != 1 {
 			t.Errorf("cert_renew events: %d, want 1", len(evs))
 		}
 	})
@@ -78,7 +78,7 @@ func TestServeACMEPebble(t *testing.T) {
 		}
 		f, _ := got.finding(wantID)
 		check(f)
-		evs := h.events("system.custom_url_domain.cert_provision", d.ID)
+		evs := h.waitEvents("system.custom_url_domain.cert_provision", d.ID, 1)
 		if len(evs) == 0 || !strings.Contains(fmt.Sprint(evs[0]), wantID) {
 			t.Errorf("cert_provision events %v, want a FAILURE carrying %s", evs, wantID)
 		}

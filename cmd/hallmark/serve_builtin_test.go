@@ -86,7 +86,7 @@ func TestServeBuiltInCA(t *testing.T) {
 	if exp := leaf.NotAfter.UTC().Format("2006-01-02T15:04:05.000Z"); exp != d.PublicCertificate.Expiration {
 		t.Errorf("expiration %s, edge serves one expiring %s", d.PublicCertificate.Expiration, exp)
 	}
-	if evs := h.events("system.custom_url_domain.cert_provision", d.ID); len(evs) != 1 {
+	if evs := h.waitEvents("system.custom_url_domain.cert_provision", d.ID, 1); len(evs) != 1 {
 		t.Errorf("cert_provision events: %d, want 1", len(evs))
 	}
 
@@ -137,7 +137,7 @@ func TestServeBuiltInCA(t *testing.T) {
 		if !ok || !strings.Contains(f, e2eTarget) || m.ValidationStatus != "COMPLETED" {
 			t.Errorf("moved domain: %s %v, want COMPLETED with domain.moved naming %s", m.ValidationStatus, m.ids(), e2eTarget)
 		}
-		if evs := h.events("system.custom_url_domain.moved", d.ID); len(evs) != 1 {
+		if evs := h.waitEvents("system.custom_url_domain.moved", d.ID, 1); len(evs) != 1 {
 			t.Errorf("moved events: %d, want 1", len(evs))
 		}
 		if _, err := h.handshake(name, roots); err != nil {
@@ -145,7 +145,7 @@ func TestServeBuiltInCA(t *testing.T) {
 		}
 		publish(world, d)
 		h.waitDomain(acme, d.ID, 20*time.Second, "points here again", func(d e2eDomain) bool { return d.MovedSince == "" && len(d.Diagnosis) == 0 })
-		if evs := h.events("system.custom_url_domain.moved", d.ID); len(evs) != 2 {
+		if evs := h.waitEvents("system.custom_url_domain.moved", d.ID, 2); len(evs) != 2 {
 			t.Errorf("moved events after recovery: %d, want 2 (moved, back)", len(evs))
 		}
 	})
@@ -174,7 +174,7 @@ func TestServeBuiltInCA(t *testing.T) {
 		if err != nil || issuance.Fingerprint(leaf) != got.PublicCertificate.Fingerprint {
 			t.Errorf("after upload the edge serves %v (%v), want the uploaded certificate", leaf, err)
 		}
-		if evs := h.events("system.custom_url_domain.cert_upload", d.ID); len(evs) != 1 {
+		if evs := h.waitEvents("system.custom_url_domain.cert_upload", d.ID, 1); len(evs) != 1 {
 			t.Errorf("cert_upload events: %d, want 1", len(evs))
 		}
 		if strings.Contains(h.log.String(), "PRIVATE KEY") {

@@ -366,14 +366,19 @@ func TestBackgroundVerification(t *testing.T) {
 		if !slices.Contains(got.findingIDs(), "dns.record_missing") {
 			t.Fatalf("diagnosis = %v, want the last findings (dns.record_missing)", got.findingIDs())
 		}
-		r := e.do("GET", "/api/v1/logs?filter="+url.QueryEscape(`eventType eq "system.custom_url_domain.verify" and outcome.result eq "FAILURE"`), e.operator, nil)
+		// The event is appended right after the status is stored (not in
+		// the same transaction): poll for it briefly.
 		var evs []struct {
 			Outcome      struct{ Reason string }
 			DebugContext struct {
 				DebugData map[string]json.RawMessage `json:"debugData"`
 			} `json:"debugContext"`
 		}
-		r.decode(t, &evs)
+		var r response
+		for deadline := time.Now().Add(5 * time.Second); len(evs) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			r = e.do("GET", "/api/v1/logs?filter="+url.QueryEscape(`eventType eq "system.custom_url_domain.verify" and outcome.result eq "FAILURE"`), e.operator, nil)
+			r.decode(t, &evs)
+		}
 		if len(evs) != 1 || evs[0].Outcome.Reason != "DNS verification timeout" || evs[0].DebugContext.DebugData["findings"] == nil {
 			t.Fatalf("timeout events = %s, want one FAILURE with reason \"DNS verification timeout\" and the findings", r.body)
 		}
