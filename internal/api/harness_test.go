@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +16,11 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
+	"github.com/hallmark-dev/hallmark/internal/servicetest"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
-	"github.com/hallmark-dev/hallmark/internal/systemlog"
-	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
-const cnameTarget = "edge.hallmark.test"
+const cnameTarget = servicetest.CNAMETarget
 
 // env is a whole API over a real SQLite database and a DNS world that
 // speaks the wire protocol on loopback.
@@ -50,36 +47,11 @@ type envOptions struct {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	ctx := t.Context()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hallmark.db"), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	world := dnstest.NewWorld(t, dnstest.WorldConfig{Zone: "acme.test.", Nameservers: 2})
-	world.Set("edge.hallmark.test. 300 IN A 127.0.0.1")
-	dcfg := dnscheck.Config{Resolvers: world.Resolvers(), NameserverPort: world.NameserverPort(), Timeout: 500 * time.Millisecond}
-	if o.dns != nil {
-		dcfg = *o.dns
-	}
-	checker, err := dnscheck.New(dcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := systemlog.New(st, logger, time.Now)
-	domains, err := customdomain.New(customdomain.Config{
-		CNAMETarget: cnameTarget, VerifyWindow: o.window, DomainLimit: o.domainLimit,
+	stack := servicetest.New(t, servicetest.Options{DNS: o.dns, Domains: customdomain.Config{
+		VerifyWindow: o.window, DomainLimit: o.domainLimit,
 		BackoffFirst: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, PollInterval: 20 * time.Millisecond,
-	}, st, checker, events, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tenants := tenant.NewService(st, events, domains, logger)
-	secret, _, err := tenants.Bootstrap(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	}})
+	st, domains, tenants, events, logger := stack.Store, stack.Domains, stack.Tenants, stack.Events, stack.Logger
 	reg := prometheus.NewRegistry()
 	h := New(Config{RateLimit: o.rateLimit}, Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger,
 		Registry: reg, Gatherer: reg, Ready: st.Ping})
@@ -91,14 +63,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		go func() { domains.Run(bctx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
 	}
-	restart := func() *customdomain.Service {
-		again, err := customdomain.New(domains.Config(), st, checker, events, logger)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return again
-	}
-	return &env{t: t, srv: srv, world: world, store: st, domains: domains, operator: secret, restart: restart}
+	restart := func() *customdomain.Service { return stack.Restart(t) }
+	return &env{t: t, srv: srv, world: stack.World, store: st, domains: domains, operator: stack.Operator, restart: restart}
 }
 
 type response struct {

@@ -4,28 +4,25 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
-	"github.com/hallmark-dev/hallmark/internal/dnscheck"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
+	"github.com/hallmark-dev/hallmark/internal/servicetest"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
-const cnameTarget = "edge.hallmark.test"
+const cnameTarget = servicetest.CNAMETarget
 
 // env is the whole console over a real SQLite database and a DNS world
 // that speaks the wire protocol on loopback, as internal/api's tests
@@ -51,30 +48,8 @@ type envOptions struct {
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	ctx := t.Context()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hallmark.db"), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	world := dnstest.NewWorld(t, dnstest.WorldConfig{Zone: "acme.test.", Nameservers: 2})
-	world.Set(cnameTarget + ". 300 IN A 127.0.0.1")
-	checker, err := dnscheck.New(dnscheck.Config{Resolvers: world.Resolvers(), NameserverPort: world.NameserverPort(),
-		Timeout: 500 * time.Millisecond, DiscoveryTTL: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := systemlog.New(st, logger, time.Now)
-	domains, err := customdomain.New(customdomain.Config{CNAMETarget: cnameTarget}, st, checker, events, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tenants := tenant.NewService(st, events, domains, logger)
-	secret, _, err := tenants.Bootstrap(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	stack := servicetest.New(t, servicetest.Options{})
+	st, domains, tenants, events, logger, checker := stack.Store, stack.Domains, stack.Tenants, stack.Events, stack.Logger, stack.Checker
 	key := make([]byte, sealed.KeySize)
 	rand.Read(key)
 	box, err := sealed.New(key)
@@ -111,8 +86,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		srv = httptest.NewServer(c)
 	}
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, console: c, world: world, store: st, domains: domains, tenants: tenants,
-		events: events, ca: ca, box: box, operator: secret}
+	return &env{t: t, srv: srv, console: c, world: stack.World, store: st, domains: domains, tenants: tenants,
+		events: events, ca: ca, box: box, operator: stack.Operator}
 }
 
 // newOrg creates an org and a token for its admin.
