@@ -15,19 +15,7 @@ import (
 // not-found error, and SystemLogAPI with a filter and paging.
 func TestOktaSDK(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	u, _ := url.Parse(e.srv.URL)
-	cfg, err := okta.NewConfiguration(
-		okta.WithOrgUrl(e.srv.URL),
-		okta.WithToken(e.operator),
-		okta.WithTestingDisableHttpsCheck(true),
-		okta.WithCache(false),
-		okta.WithRateLimitMaxRetries(0),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Host = u.Host // the SDK drops the port of an http:// org URL
-	client := okta.NewAPIClient(cfg)
+	client := e.oktaClient(e.operator)
 	ctx := t.Context()
 
 	created, _, err := client.CustomDomainAPI.CreateCustomDomain(ctx).
@@ -130,4 +118,23 @@ func TestOktaSDK(t *testing.T) {
 	if _, _, err := client.CustomDomainAPI.GetCustomDomain(ctx, id).Execute(); err == nil {
 		t.Fatal("GetCustomDomain after delete succeeded")
 	}
+}
+
+// oktaClient is the published Okta Go SDK pointed at the env's API with
+// token, unmodified but for the port it drops.
+func (e *env) oktaClient(token string) *okta.APIClient {
+	e.t.Helper()
+	u, _ := url.Parse(e.srv.URL)
+	cfg, err := okta.NewConfiguration(
+		okta.WithOrgUrl(e.srv.URL),
+		okta.WithToken(token),
+		okta.WithTestingDisableHttpsCheck(true),
+		okta.WithCache(false),
+		okta.WithRateLimitMaxRetries(0),
+	)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg.Host = u.Host // the SDK drops the port of an http:// org URL
+	return okta.NewAPIClient(cfg)
 }
