@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
 	"slices"
 	"testing"
@@ -18,10 +19,13 @@ func TestOktaSDK(t *testing.T) {
 	client := e.oktaClient(e.operator)
 	ctx := t.Context()
 
-	created, _, err := client.CustomDomainAPI.CreateCustomDomain(ctx).
+	created, cresp, err := client.CustomDomainAPI.CreateCustomDomain(ctx).
 		Domain(okta.DomainRequest{Domain: "id.acme.test", CertificateSourceType: "OKTA_MANAGED"}).Execute()
 	if err != nil {
 		t.Fatalf("CreateCustomDomain: %v", err)
+	}
+	if cresp.StatusCode != http.StatusOK {
+		t.Fatalf("CreateCustomDomain status = %d, want 200 as Okta's spec lists", cresp.StatusCode)
 	}
 	id := created.GetId()
 	if created.GetDomain() != "id.acme.test" || created.GetValidationStatus() != "NOT_STARTED" || len(created.DnsRecords) < 2 {
