@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every storage backend passes:
 // the contracts of customdomain.Store, tenant.Store, systemlog.Store,
-// issuance.Store and edge.Challenges,
+// issuance.Store, edge.Challenges and brand.Store,
 // checked through their interfaces only. A backend's test calls Run with a
 // function that opens an empty store.
 package storetest
@@ -8,6 +8,7 @@ package storetest
 import (
 	"testing"
 
+	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/edge"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
@@ -22,6 +23,7 @@ type Backend interface {
 	systemlog.Store
 	issuance.Store
 	edge.Challenges
+	brand.Store
 }
 
 // Run runs the suite. open returns a new, empty backend for one subtest and
@@ -31,4 +33,5 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("tenants", func(t *testing.T) { runTenants(t, open) })
 	t.Run("events", func(t *testing.T) { runEvents(t, open) })
 	t.Run("certificates", func(t *testing.T) { runCertificates(t, open) })
+	t.Run("brands", func(t *testing.T) { runBrands(t, open) })
 }
