@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/api"
+	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/console"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
@@ -150,6 +151,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		return usageError("--dns-resolvers: %v", err)
 	}
 	events := systemlog.New(st, logger, time.Now)
+	brands := brand.NewService(st, logger)
 	domains, err := customdomain.New(customdomain.Config{
 		CNAMETarget:        c.CNAMETarget,
 		VerificationPrefix: c.VerificationPrefix,
@@ -160,6 +162,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		WatchInterval:      c.WatchInterval,
 		MovedGrace:         c.MovedGrace,
 		Lease:              c.SchedulerLease,
+		Brands:             brands,
 	}, st, checker, events, logger)
 	if err != nil {
 		return usageError("%v", err)
@@ -217,7 +220,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 
 	// The admin API (and, beside it, the web console).
 	apiHandler := api.New(api.Config{RateLimit: c.RateLimit}, api.Deps{
-		Domains: domains, Tenants: tenants, Log: events, Logger: logger,
+		Domains: domains, Tenants: tenants, Brands: brands, Log: events, Logger: logger,
 		Registry: reg, Gatherer: reg, Ready: st.Ping, CARoot: caRoot,
 	})
 

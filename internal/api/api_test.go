@@ -104,11 +104,18 @@ func TestDomainLifecycle(t *testing.T) {
 	})
 
 	t.Run("ok/brand-and-delete", func(t *testing.T) {
-		r := e.do("PUT", "/api/v1/domains/"+d.ID, tok, map[string]string{"brandId": "bndCustom1"})
+		e.do("PUT", "/api/v1/domains/"+d.ID, tok, map[string]string{"brandId": "bndCustom1"}).wantError(t, 409, "E0000203")
+		var b struct{ ID string }
+		if r := e.do("POST", "/api/v1/brands", tok, map[string]string{"name": "Custom"}); r.status != 201 {
+			t.Fatalf("POST brand: %d %s", r.status, r.body)
+		} else {
+			r.decode(t, &b)
+		}
+		r := e.do("PUT", "/api/v1/domains/"+d.ID, tok, map[string]string{"brandId": b.ID})
 		var got domainResp
 		r.decode(t, &got)
-		if r.status != 200 || got.BrandID != "bndCustom1" {
-			t.Fatalf("PUT brand: %d %s", r.status, r.body)
+		if r.status != 200 || got.BrandID != b.ID {
+			t.Fatalf("PUT brand: %d %s, want 200 with brandId %s", r.status, r.body, b.ID)
 		}
 		if r := e.do("DELETE", "/api/v1/domains/"+d.ID, tok, nil); r.status != http.StatusNoContent {
 			t.Fatalf("DELETE = %d, want 204", r.status)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
+	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
@@ -71,6 +73,7 @@ func fromDomainError(err error, id string) *Error {
 	var ie *customdomain.InvalidError
 	var te *tenant.InvalidError
 	var ue *issuance.UploadError
+	var bu *brand.InUseError
 	switch {
 	case errors.As(err, &ae):
 		return ae
@@ -82,6 +85,16 @@ func fromDomainError(err error, id string) *Error {
 		return errValidation(ie.Field + ": " + ie.Reason)
 	case errors.As(err, &te):
 		return errValidation(te.Field + ": " + te.Reason)
+	case errors.As(err, &bu):
+		return apiError(http.StatusConflict, "E0000201", "A brand associated with a domain cannot be deleted",
+			"custom domains using it: "+strings.Join(bu.Domains, ", ")+"; move each to another brand (PUT /api/v1/domains/{id} {\"brandId\"}) or delete it first")
+	case errors.Is(err, brand.ErrDuplicateName):
+		return apiError(http.StatusConflict, "E0000202", "Brand name already exists.", "name: this org already has a brand of that name; choose another")
+	case errors.Is(err, brand.ErrUnknown):
+		return apiError(http.StatusConflict, "E0000203", "Failed to associate this domain with the given brandId.",
+			"brandId: no brand of the domain's org has that id; create one with POST /api/v1/brands or take an id from GET /api/v1/brands")
+	case errors.Is(err, brand.ErrNotFound):
+		return errNotFound("Could not find a brand with the given id")
 	case errors.Is(err, tenant.ErrForbidden):
 		return errForbidden(err.Error())
 	case errors.Is(err, store.ErrNotFound):

@@ -53,7 +53,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}})
 	st, domains, tenants, events, logger := stack.Store, stack.Domains, stack.Tenants, stack.Events, stack.Logger
 	reg := prometheus.NewRegistry()
-	h := New(Config{RateLimit: o.rateLimit}, Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger,
+	h := New(Config{RateLimit: o.rateLimit}, Deps{Domains: domains, Tenants: tenants, Brands: stack.Brands, Log: events, Logger: logger,
 		Registry: reg, Gatherer: reg, Ready: st.Ping})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

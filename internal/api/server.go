@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
@@ -28,8 +29,10 @@ type Config struct {
 type Deps struct {
 	Domains *customdomain.Service
 	Tenants *tenant.Service
-	Log     *systemlog.Log
-	Logger  *slog.Logger
+	// Brands serves /api/v1/brands; nil leaves the brand routes out.
+	Brands *brand.Service
+	Log    *systemlog.Log
+	Logger *slog.Logger
 	// Registry collects metrics; Gatherer serves /metrics.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
@@ -44,6 +47,7 @@ type Deps struct {
 type Server struct {
 	domains *customdomain.Service
 	tenants *tenant.Service
+	brands  *brand.Service
 	log     *systemlog.Log
 	logger  *slog.Logger
 	metrics *metrics
@@ -59,7 +63,7 @@ func New(cfg Config, d Deps) *Server {
 		cfg.RateLimit = 6000
 	}
 	s := &Server{
-		domains: d.Domains, tenants: d.Tenants, log: d.Log, logger: d.Logger,
+		domains: d.Domains, tenants: d.Tenants, brands: d.Brands, log: d.Log, logger: d.Logger,
 		metrics: newMetrics(d.Registry),
 		limiter: &limiter{limit: cfg.RateLimit, now: time.Now},
 		ready:   d.Ready,
@@ -89,6 +93,18 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	mux.Handle("/api/v1/domains/{id}/verify", s.notAllowed("POST"))
 	mux.Handle("PUT /api/v1/domains/{id}/certificate", auth(s.uploadCertificate))
 	mux.Handle("/api/v1/domains/{id}/certificate", s.notAllowed("PUT"))
+
+	if s.brands != nil {
+		mux.Handle("POST /api/v1/brands", auth(s.createBrand))
+		mux.Handle("GET /api/v1/brands", auth(s.listBrands))
+		mux.Handle("/api/v1/brands", s.notAllowed("GET, POST"))
+		mux.Handle("GET /api/v1/brands/{brandId}", auth(s.getBrand))
+		mux.Handle("PUT /api/v1/brands/{brandId}", auth(s.replaceBrand))
+		mux.Handle("DELETE /api/v1/brands/{brandId}", auth(s.deleteBrand))
+		mux.Handle("/api/v1/brands/{brandId}", s.notAllowed("GET, PUT, DELETE"))
+		mux.Handle("GET /api/v1/brands/{brandId}/domains", auth(s.listBrandDomains))
+		mux.Handle("/api/v1/brands/{brandId}/domains", s.notAllowed("GET"))
+	}
 
 	// The built-in CA's root is public: no token, so people and tools can
 	// fetch it to trust the certificates it signs.

@@ -55,6 +55,9 @@ type Config struct {
 	// it. One attempt (a DNS check, an issuance) is bounded by half of it
 	// (default 2m).
 	Lease time.Duration
+	// Brands creates each new domain's brand and checks the brand a domain
+	// moves to; nil leaves brand ids unchecked.
+	Brands Brands
 }
 
 // Checker runs the DNS checks of a domain.
@@ -182,6 +185,10 @@ func (s *Service) Create(ctx context.Context, a Actor, name string, src CertSour
 			return Domain{}, ErrLimit
 		}
 	}
+	brandID, err := s.newBrand(ctx, a.OrgID, n)
+	if err != nil {
+		return Domain{}, err
+	}
 	now := s.now().UTC()
 	d := Domain{
 		ID:          oktaid.New("dom"),
@@ -190,13 +197,14 @@ func (s *Service) Create(ctx context.Context, a Actor, name string, src CertSour
 		CertSource:  src,
 		Status:      NotStarted,
 		Token:       randomHex(16),
-		BrandID:     oktaid.New("bnd"),
+		BrandID:     brandID,
 		Created:     now,
 		Updated:     now,
 		WindowStart: now,
 		NextCheck:   now.Add(s.backoff(0)),
 	}
 	if err := s.store.CreateDomain(ctx, d); err != nil {
+		s.discardBrand(ctx, n, brandID)
 		if errors.Is(err, store.ErrConflict) {
 			return Domain{}, ErrDuplicate
 		}
@@ -258,12 +266,18 @@ func (s *Service) SetBrand(ctx context.Context, a Actor, id, brandID string) (Do
 	}
 	var from string
 	d, err := s.update(ctx, a, id, func(d *Domain) error {
+		if err := s.checkBrand(ctx, *d, brandID); err != nil {
+			return err
+		}
 		from = d.BrandID
 		d.BrandID = brandID
 		return nil
 	})
 	if err != nil {
 		return Domain{}, err
+	}
+	if d.Status.Proven() {
+		s.invalidate(d.Name) // the edge's page shows the brand's name
 	}
 	s.event(ctx, a, d, systemlog.DomainUpdate, "SUCCESS", "", "Custom domain brand changed",
 		map[string]any{"brandIdFrom": from, "brandIdTo": brandID})
@@ -477,13 +491,24 @@ func (s *Service) AssignToOrg(ctx context.Context, name, orgID string, check boo
 		if check {
 			return nil
 		}
+		// The domain gets a brand of its new org; the old one stays with
+		// the operator.
+		brandID := d.BrandID
+		if d.OrgID != orgID && s.cfg.Brands != nil {
+			if brandID, err = s.newBrand(ctx, orgID, d.Name); err != nil {
+				return err
+			}
+		}
 		_, err := s.update(ctx, System, d.ID, func(d *Domain) error {
 			if d.OrgID != "" && d.OrgID != orgID {
 				return ErrInUse
 			}
-			d.OrgID = orgID
+			d.OrgID, d.BrandID = orgID, brandID
 			return nil
 		})
+		if err != nil && brandID != d.BrandID {
+			s.discardBrand(ctx, d.Name, brandID)
+		}
 		return err
 	}
 	return ErrNotVerified
