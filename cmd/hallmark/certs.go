@@ -59,7 +59,7 @@ func newIssuer(c serveConfig, box *sealed.Box, st *sqlite.Store, logger *slog.Lo
 
 // edgeSource is what the edge serves for a name, read from the store on a
 // cache miss: the proven domain's certificate, opened with the master key,
-// and its org's name and upstream.
+// its brand's name, and its org's name and upstream.
 type edgeSource struct {
 	store  *sqlite.Store
 	box    *sealed.Box
@@ -91,6 +91,12 @@ func (s *edgeSource) Lookup(ctx context.Context, name string) (edge.Entry, error
 		return edge.Entry{}, err
 	}
 	ent := edge.Entry{Certificate: cert}
+	switch b, err := s.store.GetBrand(ctx, d.BrandID); {
+	case err == nil:
+		ent.Brand = b.Name
+	case !errors.Is(err, store.ErrNotFound):
+		return edge.Entry{}, err
+	}
 	if d.OrgID == "" {
 		return ent, nil
 	}

@@ -34,6 +34,9 @@ type Entry struct {
 	// OrgName names the org that serves the name (the page shown when
 	// there is no upstream).
 	OrgName string
+	// Brand is the name of the domain's brand, which that page shows as
+	// its title; "" shows the name itself.
+	Brand string
 	// Upstream is the org's upstream; nil uses Config.DefaultUpstream.
 	Upstream *url.URL
 }
