@@ -210,6 +210,22 @@ func TestBrands(t *testing.T) {
 		})
 	}
 
+	t.Run("ok/refused-domain-leaves-no-brand", func(t *testing.T) {
+		count := func() int {
+			var bs []brandResp
+			e.do("GET", "/api/v1/brands?limit=200", tokA, nil).decode(t, &bs)
+			return len(bs)
+		}
+		before := count()
+		e.do("POST", "/api/v1/domains", tokA, map[string]string{"domain": "login.acme.test", "certificateSourceType": "MANUAL"}).
+			wantError(t, 403, "E0000161")
+		e.do("POST", "/api/v1/domains", tokA, map[string]string{"domain": "*.acme.test", "certificateSourceType": "MANUAL"}).
+			wantError(t, 400, "E0000001")
+		if after := count(); after != before {
+			t.Fatalf("brands after refused domain creations: %d, want %d", after, before)
+		}
+	})
+
 	t.Run("ok/nothing-changed-by-refusals", func(t *testing.T) {
 		var got domainResp
 		e.do("GET", "/api/v1/domains/"+d.ID, tokA, nil).decode(t, &got)
