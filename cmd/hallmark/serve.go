@@ -178,7 +178,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	keeper, err := issuance.NewKeeper(issuer, st, box)
+	keeper, err := issuance.NewKeeper(issuer, box)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func certEnv(t *testing.T, root *x509.Certificate) (*env, *recordingEdge, *seale
 	if err != nil {
 		t.Fatal(err)
 	}
-	keeper, err := issuance.NewKeeper(nil, e.store, box)
+	keeper, err := issuance.NewKeeper(nil, box)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	roots.AddCert(ca.Root())
 	deps := Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger, Checker: checker, Certificates: st}
 	if !o.noUploader {
-		keeper, err := issuance.NewKeeper(nil, st, box)
+		keeper, err := issuance.NewKeeper(nil, box)
 		if err != nil {
 			t.Fatal(err)
 		}

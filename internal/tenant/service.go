@@ -35,9 +35,11 @@ type EventLog interface {
 }
 
 // Domains is what org creation needs of the custom-domain lifecycle:
-// AssignToOrg checks (check=true) or moves a proven name to an org.
+// whether a proven name can be assigned, and its move to the new org
+// (the rule checked again inside that commit).
 type Domains interface {
-	AssignToOrg(ctx context.Context, name, orgID string, check bool) error
+	CheckAssignable(ctx context.Context, name string) error
+	AssignToOrg(ctx context.Context, name, orgID string) error
 }
 
 // Service manages orgs and tokens and records their changes in the
@@ -142,7 +144,7 @@ func (s *Service) CreateOrg(ctx context.Context, a Actor, o Org) (Org, error) {
 		if s.domains == nil {
 			return Org{}, &InvalidError{"customDomain", "custom domains are not available here"}
 		}
-		if err := s.domains.AssignToOrg(ctx, o.CustomDomain, "", true); err != nil {
+		if err := s.domains.CheckAssignable(ctx, o.CustomDomain); err != nil {
 			return Org{}, err
 		}
 	}
@@ -152,7 +154,7 @@ func (s *Service) CreateOrg(ctx context.Context, a Actor, o Org) (Org, error) {
 		return Org{}, fmt.Errorf("storing org: %w", err)
 	}
 	if o.CustomDomain != "" {
-		if err := s.domains.AssignToOrg(ctx, o.CustomDomain, o.ID, false); err != nil {
+		if err := s.domains.AssignToOrg(ctx, o.CustomDomain, o.ID); err != nil {
 			return Org{}, err
 		}
 	}
