@@ -76,7 +76,6 @@ func mustCreate(t *testing.T, s Backend, ds ...customdomain.Domain) {
 	}
 }
 
-
 // event is a domain event as the lifecycle prepares it.
 func event(d customdomain.Domain, what string) systemlog.Event {
 	return systemlog.Prepare(systemlog.Event{EventType: "system.custom_url_domain." + what, OrgID: d.OrgID,
@@ -300,7 +299,7 @@ func runDomains(t *testing.T, open func(t *testing.T) Backend) {
 	// A change that fails at any of its steps leaves none of it visible.
 	t.Run("apply-fails-at-each-step", func(t *testing.T) {
 		for _, tc := range []struct {
-			name  string
+			name   string
 			break_ func(c *customdomain.Change)
 		}{
 			{"domain", func(c *customdomain.Change) { c.Domain.Created = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }},
