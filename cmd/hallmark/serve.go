@@ -189,7 +189,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		}
 	}
 	edgeSrv, err := edge.New(edge.Config{HTTPSAddr: c.HTTPSAddr, HTTPAddr: c.HTTPAddr, DefaultUpstream: upstream},
-		&edgeSource{store: st, box: box, logger: logger}, st, logger.With("component", "edge"))
+		&edgeSource{domains: domains, orgs: st, box: box, logger: logger}, st, logger.With("component", "edge"))
 	if err != nil {
 		return usageError("%v", err)
 	}

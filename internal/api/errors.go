@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
-	"github.com/hallmark-dev/hallmark/internal/store"
-	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
 // Error is Okta's error object. Every error response carries one.
@@ -23,6 +23,7 @@ type Error struct {
 	ID          string  `json:"errorId"`
 	Causes      []Cause `json:"errorCauses"`
 	internalErr error
+	retryAfter  int // seconds, for a 503
 }
 
 // Cause is one entry of errorCauses.
@@ -63,13 +64,23 @@ func errMethod(allowed string) *Error {
 	return apiError(http.StatusMethodNotAllowed, "E0000022", "The endpoint does not support the provided HTTP method", "allowed: "+allowed)
 }
 
-// fromDomainError maps the lifecycle's errors to Okta's codes: the one
-// place where a core error becomes an HTTP status.
+// oktaCodes are the refusals with a code of their own, as Okta's API
+// answers them.
+var oktaCodes = map[string]*Error{
+	"E0000161": apiError(http.StatusForbidden, "E0000161", "Unique domain name required.", "this org already has a domain with that name"),
+	"E0000162": apiError(http.StatusForbidden, "E0000162", "Domain count limit reached.", "delete a domain or ask the operator to raise --domain-limit"),
+	"E0000165": apiError(http.StatusForbidden, "E0000165", "Domain not verified.", "prove ownership first: publish the records and call POST /api/v1/domains/{id}/verify until validationStatus is VERIFIED"),
+	"E0000120": apiError(http.StatusBadRequest, "E0000120", "The custom domain requested is already in use by another organization."),
+}
+
+// fromDomainError maps the core's errors to Okta's: the one place where a
+// kind of refusal (internal/errs) becomes an HTTP status and an error
+// code. An error without a kind is a fault: a 500 whose text stays in the
+// log.
 func fromDomainError(err error, id string) *Error {
 	var ae *Error
 	var ne *customdomain.NameError
-	var ie *customdomain.InvalidError
-	var te *tenant.InvalidError
+	var fe *errs.FieldError
 	var ue *issuance.UploadError
 	switch {
 	case errors.As(err, &ae):
@@ -78,25 +89,31 @@ func fromDomainError(err error, id string) *Error {
 		return errValidation(ue.Causes...)
 	case errors.As(err, &ne):
 		return errValidation("domain: " + ne.Reason)
-	case errors.As(err, &ie):
-		return errValidation(ie.Field + ": " + ie.Reason)
-	case errors.As(err, &te):
-		return errValidation(te.Field + ": " + te.Reason)
-	case errors.Is(err, tenant.ErrForbidden):
+	case errors.As(err, &fe):
+		return errValidation(fe.Field + ": " + fe.Reason)
+	}
+	if known, ok := oktaCodes[errs.CodeOf(err)]; ok {
+		e := *known
+		return &e
+	}
+	switch errs.KindOf(err) {
+	case errs.Invalid:
+		return errValidation(err.Error())
+	case errs.Unauthenticated:
+		return errInvalidToken()
+	case errs.Forbidden:
 		return errForbidden(err.Error())
-	case errors.Is(err, store.ErrNotFound):
+	case errs.NotFound:
 		if id != "" {
 			return errDomainNotFound(id)
 		}
 		return errNotFound("no such resource")
-	case errors.Is(err, customdomain.ErrDuplicate):
-		return apiError(http.StatusForbidden, "E0000161", "Unique domain name required.", "this org already has a domain with that name")
-	case errors.Is(err, customdomain.ErrLimit):
-		return apiError(http.StatusForbidden, "E0000162", "Domain count limit reached.", "delete a domain or ask the operator to raise --domain-limit")
-	case errors.Is(err, customdomain.ErrNotVerified):
-		return apiError(http.StatusForbidden, "E0000165", "Domain not verified.", "prove ownership first: publish the records and call POST /api/v1/domains/{id}/verify until validationStatus is VERIFIED")
-	case errors.Is(err, customdomain.ErrInUse):
-		return apiError(http.StatusBadRequest, "E0000120", "The custom domain requested is already in use by another organization.")
+	case errs.Conflict:
+		return apiError(http.StatusConflict, "E0000001", "Api validation failed", err.Error())
+	case errs.Unavailable:
+		e := apiError(http.StatusServiceUnavailable, "E0000010", "Service is temporarily unavailable", err.Error())
+		e.retryAfter = 30
+		return e
 	}
 	e := apiError(http.StatusInternalServerError, "E0000009", "Internal Server Error")
 	e.internalErr = err
@@ -108,6 +125,9 @@ func fromDomainError(err error, id string) *Error {
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error, domainID string) {
 	e := fromDomainError(err, domainID)
 	e.ID = oktaid.New("oae")
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
 	if e.Status >= 500 {
 		logger.ErrorContext(r.Context(), "request failed", "errorId", e.ID, "method", r.Method, "path", r.URL.Path, "err", err)
 	}

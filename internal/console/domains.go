@@ -111,13 +111,8 @@ func (c *Console) createDomain(w http.ResponseWriter, r *http.Request) error {
 		Source: strings.ToUpper(strings.TrimSpace(r.PostFormValue("source"))),
 		Target: c.deps.Domains.Config().CNAMETarget,
 	}
-	var src customdomain.CertSource
-	switch data.Source {
-	case "MANAGED", string(customdomain.Managed):
-		src = customdomain.Managed
-	case string(customdomain.Manual):
-		src = customdomain.Manual
-	default:
+	src, err := customdomain.ParseCertSource(data.Source)
+	if err != nil {
 		data.Error = &formError{Status: http.StatusBadRequest, Message: "Choose how the certificate is obtained: managed by Hallmark, or uploaded by you."}
 		return c.render(w, r, data.Error.Status, "newdomain", "Add a domain", data)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/finding"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
+	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/store"
 )
@@ -77,7 +78,7 @@ type Certificates struct {
 
 // ErrUploadsUnavailable: the service was started without a certificate
 // store.
-var ErrUploadsUnavailable = errors.New("certificate uploads are not available on this server")
+var ErrUploadsUnavailable = errs.New(errs.Unavailable, "", "certificate uploads are not available on this server")
 
 // UseCertificates turns the certificate lifecycle on. Call it once, before
 // Run and before serving requests.
@@ -382,4 +383,26 @@ func (s *Service) Upload(ctx context.Context, a Actor, id string, u issuance.Upl
 func (s *Service) UploadCertificate(ctx context.Context, a Actor, id, certPEM, chainPEM, keyPEM string) error {
 	_, err := s.Upload(ctx, a, id, issuance.Upload{Certificate: certPEM, CertificateChain: chainPEM, PrivateKey: keyPEM, Type: "PEM"})
 	return err
+}
+
+// Serving returns the domain that serves name and the certificate record
+// the edge serves for it: the one domain that has proven the name (the
+// store allows no second), store.ErrNotFound when none has or it has no
+// certificate yet.
+func (s *Service) Serving(ctx context.Context, name string) (Domain, issuance.Record, error) {
+	ds, err := s.store.DomainsByName(ctx, name)
+	if err != nil {
+		return Domain{}, issuance.Record{}, err
+	}
+	for _, d := range ds {
+		if !d.Status.Proven() {
+			continue
+		}
+		rec, err := s.store.Certificate(ctx, name)
+		if err != nil {
+			return Domain{}, issuance.Record{}, fmt.Errorf("%s: certificate: %w", name, err)
+		}
+		return d, rec, nil
+	}
+	return Domain{}, issuance.Record{}, fmt.Errorf("%s: no verified domain: %w", name, store.ErrNotFound)
 }

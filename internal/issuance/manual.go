@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/x509roots/fallback/bundle"
 
 	"github.com/hallmark-dev/hallmark/finding"
+	"github.com/hallmark-dev/hallmark/internal/errs"
 )
 
 // MaxUploadBytes caps the body of PUT /api/v1/domains/{id}/certificate. A
@@ -51,6 +52,9 @@ type UploadError struct {
 func (e *UploadError) Error() string {
 	return "certificate upload refused: " + strings.Join(e.Causes, "; ")
 }
+
+// Kind is errs.Invalid.
+func (e *UploadError) Kind() errs.Kind { return errs.Invalid }
 
 // DecodeUpload reads the JSON body, at most MaxUploadBytes of it.
 func DecodeUpload(r io.Reader) (Upload, error) {

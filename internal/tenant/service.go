@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
 	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
@@ -20,9 +21,9 @@ import (
 
 var (
 	// ErrInvalidToken: the token is unknown or revoked.
-	ErrInvalidToken = errors.New("invalid token")
+	ErrInvalidToken = errs.New(errs.Unauthenticated, "E0000011", "invalid token")
 	// ErrForbidden: only the operator manages orgs and their tokens.
-	ErrForbidden = errors.New("only the operator token may manage orgs and their tokens")
+	ErrForbidden = errs.New(errs.Forbidden, "E0000006", "only the operator token may manage orgs and their tokens")
 )
 
 // tokenPrefix starts every generated token so that secret scanners and
@@ -237,9 +238,4 @@ func (s *Service) event(ctx context.Context, a Actor, typ, orgID, targetType, ta
 }
 
 // InvalidError is bad input with the field it concerns.
-type InvalidError struct {
-	Field  string
-	Reason string
-}
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
+type InvalidError = errs.FieldError
