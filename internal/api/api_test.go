@@ -3,9 +3,11 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -420,4 +422,34 @@ func TestOperations(t *testing.T) {
 	if !strings.Contains(string(r.body), `hallmark_http_requests_total{code="200",route="GET /api/v1/domains"}`) {
 		t.Fatalf("metrics lack the request counter:\n%s", r.body)
 	}
+}
+
+func TestFailedAuthenticationThrottledPerAddress(t *testing.T) {
+	e := newEnv(t, envOptions{authFailures: 5})
+	guesser, victim := e.clientAt("127.0.0.2"), e.clientAt("127.0.0.3")
+	for i := range 5 {
+		r := e.doFrom(guesser, "GET", "/api/v1/domains", fmt.Sprintf("hm_guess%d", i), nil)
+		r.wantError(t, http.StatusUnauthorized, "E0000011")
+		if got, want := r.header.Get("X-Rate-Limit-Remaining"), strconv.Itoa(4-i); got != want {
+			t.Fatalf("guess %d: X-Rate-Limit-Remaining = %q, want %s", i, got, want)
+		}
+	}
+	// Beyond the limit the address is refused before its token is looked
+	// at: a right guess is not told apart from a wrong one.
+	for _, tok := range []string{"hm_guess-next", e.operator, ""} {
+		r := e.doFrom(guesser, "GET", "/api/v1/domains", tok, nil)
+		r.wantError(t, http.StatusTooManyRequests, "E0000047")
+		if r.header.Get("X-Rate-Limit-Limit") != "5" || r.header.Get("X-Rate-Limit-Remaining") != "0" ||
+			r.header.Get("X-Rate-Limit-Reset") == "" || r.header.Get("Retry-After") == "" {
+			t.Fatalf("429 headers = %v, want X-Rate-Limit-Limit 5, Remaining 0, Reset and Retry-After", r.header)
+		}
+	}
+	// Another address keeps using its valid token, even the operator's
+	// that the guesser tried, and may still fail on its own account.
+	for range 10 {
+		if r := e.doFrom(victim, "GET", "/api/v1/domains", e.operator, nil); r.status != http.StatusOK {
+			t.Fatalf("valid token from another address: %d %s", r.status, r.body)
+		}
+	}
+	e.doFrom(victim, "GET", "/api/v1/domains", "hm_typo", nil).wantError(t, http.StatusUnauthorized, "E0000011")
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +39,10 @@ type Deps struct {
 	// CARoot is the built-in CA's root in PEM, served at
 	// GET /api/v1/ca/root.pem; nil when an ACME CA issues (404).
 	CARoot []byte
+	// AuthFailures counts failed authentications per client address; the
+	// console shares it so that guesses cannot be spread across both. Nil
+	// gets a limiter of ratelimit.DefaultAuthFailures per minute.
+	AuthFailures *ratelimit.Limiter
 }
 
 // Server is the API's HTTP handler.
@@ -47,10 +52,12 @@ type Server struct {
 	log     *systemlog.Log
 	logger  *slog.Logger
 	metrics *metrics
-	limiter *limiter
-	ready   func(context.Context) error
-	caRoot  []byte
-	handler http.Handler
+	limiter *ratelimit.Limiter
+	// authFailures counts failed authentications per client address.
+	authFailures *ratelimit.Limiter
+	ready        func(context.Context) error
+	caRoot       []byte
+	handler      http.Handler
 }
 
 // New builds the API.
@@ -60,10 +67,14 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{
 		domains: d.Domains, tenants: d.Tenants, log: d.Log, logger: d.Logger,
-		metrics: newMetrics(d.Registry),
-		limiter: &limiter{limit: cfg.RateLimit, now: time.Now},
-		ready:   d.Ready,
-		caRoot:  d.CARoot,
+		metrics:      newMetrics(d.Registry),
+		limiter:      ratelimit.New(cfg.RateLimit, time.Now),
+		authFailures: d.AuthFailures,
+		ready:        d.Ready,
+		caRoot:       d.CARoot,
+	}
+	if s.authFailures == nil {
+		s.authFailures = ratelimit.New(ratelimit.DefaultAuthFailures, time.Now)
 	}
 	mux := http.NewServeMux()
 	s.routes(mux, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
