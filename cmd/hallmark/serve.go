@@ -233,15 +233,9 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	for _, p := range []string{"/api/", "/healthz", "/readyz", "/metrics"} {
-		mux.Handle(p, apiHandler)
-	}
-	mux.Handle("/", con)
-
 	srv := &http.Server{
 		Addr:              c.APIAddr,
-		Handler:           mux,
+		Handler:           api.Split(apiHandler, con),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

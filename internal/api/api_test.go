@@ -453,3 +453,54 @@ func TestFailedAuthenticationThrottledPerAddress(t *testing.T) {
 	}
 	e.doFrom(victim, "GET", "/api/v1/domains", "hm_typo", nil).wantError(t, http.StatusUnauthorized, "E0000011")
 }
+
+// TestEveryAPIAnswerIsJSON sends paths that a ServeMux would clean with a
+// redirect, and wrong methods on the operational endpoints: each answer
+// is Okta's error object, never a redirect.
+func TestEveryAPIAnswerIsJSON(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	d := e.createDomain(e.operator, "login.acme.test")
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"DELETE", "/api/v1/domains/" + d.ID + "/..", 400, "E0000001"},
+		{"GET", "/api/v1/domains/..", 400, "E0000001"},
+		{"DELETE", "//api/v1/domains/" + d.ID, 400, "E0000001"},
+		{"GET", "/api/v1//domains", 400, "E0000001"},
+		{"GET", "/api/v1/./domains", 400, "E0000001"},
+		// Escaped, these are one segment each: an id that is not found.
+		{"GET", "/api/v1/domains/%2e%2e", 404, "E0000163"},
+		{"DELETE", "/api/v1/domains/x%2F..%2F" + d.ID, 404, "E0000163"},
+		{"GET", "/api/../api/v1/domains", 400, "E0000001"},
+		{"GET", "/api/../domains", 400, "E0000001"},
+		{"GET", "/api", 404, "E0000007"},
+		{"GET", "/api/", 404, "E0000007"},
+		{"GET", "/api/v1/domains/", 404, "E0000007"},
+		{"GET", "/api/v2", 404, "E0000007"},
+		{"POST", "/healthz", 405, "E0000022"},
+		{"DELETE", "/readyz", 405, "E0000022"},
+		{"PUT", "/metrics", 405, "E0000022"},
+		{"GET", "//healthz", 400, "E0000001"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			r := e.do(tc.method, tc.path, e.operator, nil)
+			if loc := r.header.Get("Location"); loc != "" {
+				t.Fatalf("answered %d with Location %q, want no redirect", r.status, loc)
+			}
+			r.wantError(t, tc.status, tc.code)
+			if tc.status == 405 && r.header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("Allow = %q, want \"GET, HEAD\"", r.header.Get("Allow"))
+			}
+		})
+	}
+	// Nothing was deleted by the unclean DELETEs.
+	if r := e.do("GET", "/api/v1/domains/"+d.ID, e.operator, nil); r.status != 200 {
+		t.Errorf("domain after unclean DELETEs: %d %s", r.status, r.body)
+	}
+	// The console still gets its own paths.
+	if r := e.do("GET", "/domains", "", nil); r.status != 200 || string(r.body) != "console page" {
+		t.Errorf("GET /domains beside the API = %d %q, want the console's page", r.status, r.body)
+	}
+}

@@ -64,7 +64,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	h := New(Config{RateLimit: o.rateLimit}, Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger,
 		Registry: reg, Gatherer: reg, Ready: st.Ping, AuthFailures: failures})
-	srv := httptest.NewServer(h)
+	// Beside the API, a stand-in for the console as cmd/hallmark mounts
+	// it: a ServeMux of its own, which cleans paths by redirecting.
+	console := http.NewServeMux()
+	console.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "console page") })
+	srv := httptest.NewServer(Split(h, console))
 	t.Cleanup(srv.Close)
 	if o.background {
 		bctx, cancel := context.WithCancel(context.Background())
