@@ -57,8 +57,8 @@ func errNotFound(cause string) *Error {
 func errDomainNotFound(id string) *Error {
 	return apiError(http.StatusNotFound, "E0000163", "Domain ID not found.", "Could not find custom domain with the given id: "+id)
 }
-func errRateLimited() *Error {
-	return apiError(http.StatusTooManyRequests, "E0000047", "API call exceeded rate limit due to too many requests.")
+func errRateLimited(causes ...string) *Error {
+	return apiError(http.StatusTooManyRequests, "E0000047", "API call exceeded rate limit due to too many requests.", causes...)
 }
 func errMethod(allowed string) *Error {
 	return apiError(http.StatusMethodNotAllowed, "E0000022", "The endpoint does not support the provided HTTP method", "allowed: "+allowed)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
@@ -66,6 +67,9 @@ type Deps struct {
 	// Uploader takes manual certificate uploads; nil says uploads are not
 	// available yet.
 	Uploader CertificateUploader
+	// AuthFailures counts failed sign-ins per client address, shared with
+	// the API; nil gets a limiter of ratelimit.DefaultAuthFailures a minute.
+	AuthFailures *ratelimit.Limiter
 }
 
 // Console is the web console's HTTP handler. Mount it at "/" beside the
@@ -75,9 +79,11 @@ type Console struct {
 	cfg      Config
 	deps     Deps
 	sessions *sessions
-	pages    *pages
-	handler  http.Handler
-	now      func() time.Time
+	// authFailures counts failed sign-ins per client address.
+	authFailures *ratelimit.Limiter
+	pages        *pages
+	handler      http.Handler
+	now          func() time.Time
 }
 
 // New validates cfg and deps and builds the console.
@@ -101,7 +107,10 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{cfg: cfg, deps: deps, pages: p, now: time.Now}
+	c := &Console{cfg: cfg, deps: deps, pages: p, now: time.Now, authFailures: deps.AuthFailures}
+	if c.authFailures == nil {
+		c.authFailures = ratelimit.New(ratelimit.DefaultAuthFailures, time.Now)
+	}
 	c.sessions = newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions, c.now)
 	mux := http.NewServeMux()
 	c.routes(mux)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -11,10 +12,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
 	"github.com/hallmark-dev/hallmark/internal/servicetest"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
@@ -44,6 +47,9 @@ type env struct {
 type envOptions struct {
 	noUploader bool
 	tls        bool
+	// authFailures is the failed sign-ins per client address and minute
+	// (0: the default).
+	authFailures int
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -67,6 +73,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Root())
 	deps := Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger, Checker: checker, Certificates: st}
+	if o.authFailures != 0 {
+		deps.AuthFailures = ratelimit.New(o.authFailures, time.Now)
+	}
 	if !o.noUploader {
 		keeper, err := issuance.NewKeeper(nil, box)
 		if err != nil {
@@ -136,6 +145,17 @@ func (e *env) browser() *browser {
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &browser{e: e, c: &c}
+}
+
+// browserAt is a browser whose connections come from the loopback address
+// ip (any of 127.0.0.0/8), as another machine would.
+func (e *env) browserAt(ip string) *browser {
+	b := e.browser()
+	tr := e.srv.Client().Transport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext
+	e.t.Cleanup(tr.CloseIdleConnections)
+	b.c.Transport = tr
+	return b
 }
 
 type page struct {
