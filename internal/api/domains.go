@@ -159,7 +159,9 @@ func (s *Server) createDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, s.domainJSON(r, d))
+	// 200, not 201: Okta's published spec lists 200 for createCustomDomain
+	// (its own .NET tests saw a live org answer 201; clients accept both).
+	writeJSON(w, http.StatusOK, s.domainJSON(r, d))
 	return nil
 }
 

@@ -18,12 +18,23 @@ import (
 
 type ctxKey int
 
-const actorKey ctxKey = 0
+const tokenKey ctxKey = 0
 
-// actorFrom returns the authenticated caller of the request.
+// actorFrom returns the authenticated caller of the request; the zero
+// Actor (not the operator) when the request carried no valid token.
 func actorFrom(ctx context.Context) customdomain.Actor {
-	a, _ := ctx.Value(actorKey).(customdomain.Actor)
-	return a
+	t, ok := tokenFrom(ctx)
+	if !ok {
+		return customdomain.Actor{}
+	}
+	return t.Actor()
+}
+
+// tokenFrom returns the token the request authenticated with (its
+// metadata and hash, never the secret).
+func tokenFrom(ctx context.Context) (tenant.Token, bool) {
+	t, ok := ctx.Value(tokenKey).(tenant.Token)
+	return t, ok
 }
 
 // recoverer turns a panic into Okta's 500 error and a log line with the
@@ -141,8 +152,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				return
 			}
 		}
-		a := tok.Actor()
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey, a)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey, tok)))
 	})
 }
 

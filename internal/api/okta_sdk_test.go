@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
 	"slices"
 	"testing"
@@ -15,25 +16,16 @@ import (
 // not-found error, and SystemLogAPI with a filter and paging.
 func TestOktaSDK(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	u, _ := url.Parse(e.srv.URL)
-	cfg, err := okta.NewConfiguration(
-		okta.WithOrgUrl(e.srv.URL),
-		okta.WithToken(e.operator),
-		okta.WithTestingDisableHttpsCheck(true),
-		okta.WithCache(false),
-		okta.WithRateLimitMaxRetries(0),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Host = u.Host // the SDK drops the port of an http:// org URL
-	client := okta.NewAPIClient(cfg)
+	client := e.oktaClient(e.operator)
 	ctx := t.Context()
 
-	created, _, err := client.CustomDomainAPI.CreateCustomDomain(ctx).
+	created, cresp, err := client.CustomDomainAPI.CreateCustomDomain(ctx).
 		Domain(okta.DomainRequest{Domain: "id.acme.test", CertificateSourceType: "OKTA_MANAGED"}).Execute()
 	if err != nil {
 		t.Fatalf("CreateCustomDomain: %v", err)
+	}
+	if cresp.StatusCode != http.StatusOK {
+		t.Fatalf("CreateCustomDomain status = %d, want 200 as Okta's spec lists", cresp.StatusCode)
 	}
 	id := created.GetId()
 	if created.GetDomain() != "id.acme.test" || created.GetValidationStatus() != "NOT_STARTED" || len(created.DnsRecords) < 2 {
@@ -130,4 +122,23 @@ func TestOktaSDK(t *testing.T) {
 	if _, _, err := client.CustomDomainAPI.GetCustomDomain(ctx, id).Execute(); err == nil {
 		t.Fatal("GetCustomDomain after delete succeeded")
 	}
+}
+
+// oktaClient is the published Okta Go SDK pointed at the env's API with
+// token, unmodified but for the port it drops.
+func (e *env) oktaClient(token string) *okta.APIClient {
+	e.t.Helper()
+	u, _ := url.Parse(e.srv.URL)
+	cfg, err := okta.NewConfiguration(
+		okta.WithOrgUrl(e.srv.URL),
+		okta.WithToken(token),
+		okta.WithTestingDisableHttpsCheck(true),
+		okta.WithCache(false),
+		okta.WithRateLimitMaxRetries(0),
+	)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg.Host = u.Host // the SDK drops the port of an http:// org URL
+	return okta.NewAPIClient(cfg)
 }

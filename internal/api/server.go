@@ -168,6 +168,10 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	mux.Handle("GET /api/v1/logs", auth(s.listLogs))
 	mux.Handle("/api/v1/logs", s.notAllowed("GET"))
 
+	// The caller as an Okta user: clients validate their token with it.
+	mux.Handle("GET /api/v1/users/{id}", auth(s.getUser))
+	mux.Handle("/api/v1/users/{id}", s.notAllowed("GET"))
+
 	mux.Handle("POST /api/v1/orgs", op(s.createOrg))
 	mux.Handle("GET /api/v1/orgs", op(s.listOrgs))
 	mux.Handle("/api/v1/orgs", s.notAllowed("GET, POST"))

@@ -3,7 +3,11 @@
 // and tools used to Okta's API feel at home.
 package oktaid
 
-import "crypto/rand"
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"math/big"
+)
 
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -36,4 +40,22 @@ func Valid(prefix, s string) bool {
 		}
 	}
 	return true
+}
+
+// Derive returns an id shaped like New's (prefix and 17 base62
+// characters) computed from seed: the same seed always gives the same id,
+// for things Hallmark does not store but must name stably (the user an API
+// token acts as).
+func Derive(prefix, seed string) string {
+	h := sha256.Sum256([]byte(seed))
+	n := new(big.Int).SetBytes(h[:])
+	base := big.NewInt(62)
+	out := make([]byte, len(prefix)+17)
+	copy(out, prefix)
+	var d big.Int
+	for i := len(out) - 1; i >= len(prefix); i-- {
+		n.DivMod(n, base, &d)
+		out[i] = alphabet[d.Int64()]
+	}
+	return string(out)
 }

@@ -20,3 +20,16 @@ func TestNew(t *testing.T) {
 		}
 	}
 }
+
+func TestDerive(t *testing.T) {
+	a, b := Derive("00u", "tok1"), Derive("00u", "tok2")
+	if !Valid("00u", a) || !Valid("00u", b) {
+		t.Fatalf("Derive = %q, %q, want ids Valid with prefix 00u", a, b)
+	}
+	if again := Derive("00u", "tok1"); again != a {
+		t.Errorf("Derive(tok1) = %q then %q, want the same id", a, again)
+	}
+	if a == b {
+		t.Errorf("Derive(tok1) = Derive(tok2) = %q, want different ids", a)
+	}
+}
