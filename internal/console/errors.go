@@ -44,7 +44,7 @@ func asFormError(err error) *formError {
 	case errors.Is(err, customdomain.ErrUploadsUnavailable):
 		return &formError{Status: http.StatusServiceUnavailable, Message: "Certificate upload is not available on this server yet; nothing was changed."}
 	case errors.Is(err, customdomain.ErrNotVerified):
-		return &formError{Status: http.StatusForbidden, Message: "Ownership of this domain is not proven yet. Publish the records, press Verify now until the status is VERIFIED, then upload the certificate."}
+		return &formError{Status: http.StatusForbidden, Message: "Ownership of this domain is not proven yet. Publish the records, press Verify now until the status reads “Verified”, then upload the certificate."}
 	}
 	return nil
 }
