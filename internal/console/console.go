@@ -34,6 +34,9 @@ type Config struct {
 	SecureCookies bool
 	// CheckTimeout bounds the live DNS check of a domain page (default 15s).
 	CheckTimeout time.Duration
+	// PollInterval is how often an open domain page or domain list asks
+	// whether its domains changed (default 5s).
+	PollInterval time.Duration
 }
 
 // CertificateStore reads the certificate kept for a name; issuance.CertStore
@@ -103,6 +106,9 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if cfg.CheckTimeout <= 0 {
 		cfg.CheckTimeout = 15 * time.Second
 	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 5 * time.Second
+	}
 	p, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -127,6 +133,7 @@ func (c *Console) routes(mux *http.ServeMux) {
 	op := func(h handlerFunc) http.Handler { return c.signedIn(c.handle(operatorOnly(h))) }
 
 	mux.Handle("GET /static/", c.static())
+	mux.Handle("GET /favicon.ico", c.favicon())
 
 	mux.Handle("GET /{$}", in(c.home))
 	mux.Handle("GET /signin", c.handle(c.signinForm))
@@ -137,6 +144,8 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.Handle("GET /domains/new", in(c.newDomainForm))
 	mux.Handle("POST /domains", in(c.createDomain))
 	mux.Handle("GET /domains/{id}", in(c.showDomain))
+	mux.Handle("GET /domains/status", c.liveJSON(c.listStatus))
+	mux.Handle("GET /domains/{id}/status", c.liveJSON(c.domainStatus))
 	mux.Handle("POST /domains/{id}/verify", in(c.verifyDomain))
 	mux.Handle("POST /domains/{id}/certificate", in(c.uploadCertificate))
 	mux.Handle("POST /domains/{id}/delete", in(c.deleteDomain))

@@ -40,7 +40,7 @@ func asFormError(err error) *formError {
 	case errors.Is(err, customdomain.ErrInUse):
 		return &formError{Status: http.StatusConflict, Message: "This name is already verified by another organization. A name serves one organization; ask the operator if it should move."}
 	case errors.Is(err, customdomain.ErrNotVerified):
-		return &formError{Status: http.StatusForbidden, Message: "Ownership of this domain is not proven yet. Publish the records, press Verify now until the status is VERIFIED, then upload the certificate."}
+		return &formError{Status: http.StatusForbidden, Message: "Ownership of this domain is not proven yet. Publish the records, press Verify now until the status reads “Verified”, then upload the certificate."}
 	}
 	switch errs.KindOf(err) {
 	case errs.Invalid:

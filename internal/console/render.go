@@ -39,10 +39,20 @@ var funcs = template.FuncMap{
 	"when":        fmtTime,
 	"ago":         relTime,
 	"ttl":         fmtTTL,
-	"statusText":  statusText,
 	"statusClass": statusClass,
-	"sevClass":    func(s finding.Severity) string { return "sev-" + string(s) },
-	"join":        strings.Join,
+	"statusWords": statusWords,
+	"name":        breakDots,
+	"secondsUntil": func(t time.Time) int {
+		return max(0, int(time.Until(t).Seconds()))
+	},
+	"hasProblem": func(fs []finding.Finding) bool {
+		return hasSeverity(fs, finding.Error) || hasSeverity(fs, finding.Warning)
+	},
+	"sevWords": sevWords,
+	"copyOf":   copyOf,
+	"show":     show,
+	"sevClass": func(s finding.Severity) string { return "sev-" + string(s) },
+	"join":     strings.Join,
 }
 
 func parsePages() (*pages, error) {
@@ -88,7 +98,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if !ok {
 		return fmt.Errorf("console: no template %q", page)
 	}
-	v := view{Title: title, Nav: navOf(r.URL.Path), D: data}
+	v := view{Title: title, Nav: navOf(page), D: data}
 	if cl := callerFrom(r.Context()); cl != nil {
 		v.Caller = &callerView{Name: displayName(cl.actor), Operator: cl.actor.Operator, Org: cl.org}
 		v.CSRF = cl.sess.csrf
@@ -104,13 +114,30 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	return err
 }
 
-func navOf(path string) string {
-	for _, p := range []string{"/domains/new", "/domains", "/logs", "/orgs"} {
-		if strings.HasPrefix(path, p) {
-			return p
-		}
+// navOf is the navigation item a page belongs to. It goes by the page,
+// not the path: a refused "Add domain" is rendered at POST /domains.
+func navOf(page string) string {
+	switch page {
+	case "domains", "domain":
+		return "/domains"
+	case "newdomain":
+		return "/domains/new"
+	case "logs":
+		return "/logs"
+	case "orgs", "org":
+		return "/orgs"
 	}
 	return ""
+}
+
+// breakDots writes a DNS name with a line-break opportunity after each
+// dot, so a long name wraps between labels, never inside one.
+func breakDots(name string) template.HTML {
+	labels := strings.Split(name, ".")
+	for i, l := range labels {
+		labels[i] = template.HTMLEscapeString(l)
+	}
+	return template.HTML(strings.Join(labels, ".<wbr>"))
 }
 
 // handlerFunc is a page handler that may fail; handle renders the error.
@@ -161,6 +188,16 @@ func errBadRequest(msg string) *pageError {
 // fail renders err as an error page. Internal error text never reaches the
 // browser; it goes to the log with an error id the page shows.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
+	pe := c.pageErrorOf(r, err)
+	if rerr := c.render(w, r, pe.Status, "error", pe.Heading, pe); rerr != nil {
+		c.deps.Logger.ErrorContext(r.Context(), "console error page failed", "err", rerr)
+		http.Error(w, pe.Heading, pe.Status)
+	}
+}
+
+// pageErrorOf is what a person is told about err. A fault is logged with
+// an error id, and only the id is told.
+func (c *Console) pageErrorOf(r *http.Request, err error) *pageError {
 	var pe *pageError
 	switch {
 	case errors.As(err, &pe):
@@ -172,10 +209,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 		pe = &pageError{http.StatusInternalServerError, "Something went wrong",
 			"The console could not complete this request. Try again; if it keeps failing, give the operator the error id " + id + "."}
 	}
-	if rerr := c.render(w, r, pe.Status, "error", pe.Heading, pe); rerr != nil {
-		c.deps.Logger.ErrorContext(r.Context(), "console error page failed", "err", rerr)
-		http.Error(w, pe.Heading, pe.Status)
-	}
+	return pe
 }
 
 // recoverer turns a panic into the error page; the browser never sees it.
@@ -221,6 +255,15 @@ func (c *Console) static() http.Handler {
 			return
 		}
 		files.ServeHTTP(w, r)
+	})
+}
+
+// favicon answers browsers that ask for /favicon.ico with the icon the
+// pages link to.
+func (c *Console) favicon() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		http.ServeFileFS(w, r, staticFS, "static/favicon.svg")
 	})
 }
 
@@ -274,22 +317,6 @@ func fmtTTL(ttl uint32) string {
 		return "—"
 	}
 	return fmt.Sprintf("%d s (%s)", ttl, time.Duration(ttl)*time.Second)
-}
-
-func statusText(s customdomain.Status) string {
-	switch s {
-	case customdomain.NotStarted:
-		return "Not checked yet: publish the records, then press Verify now."
-	case customdomain.InProgress:
-		return "Checking: the records are not right yet; Hallmark keeps checking in the background."
-	case customdomain.Verified:
-		return "Ownership proven."
-	case customdomain.Completed:
-		return "Ownership proven and a certificate is served."
-	case customdomain.FailedToVerify:
-		return "Verification window closed without proof. Fix the records and press Verify now to open a new window."
-	}
-	return ""
 }
 
 func statusClass(s customdomain.Status) string {

@@ -162,7 +162,10 @@ func (ss *sessions) expired(s *session, seen, now time.Time) bool {
 }
 
 // get returns the live session with id and marks it used.
-func (ss *sessions) get(id string) (*session, bool) {
+func (ss *sessions) get(id string) (*session, bool) { return ss.find(id, true) }
+
+// find returns the live session with id; touch marks it used.
+func (ss *sessions) find(id string, touch bool) (*session, bool) {
 	if id == "" {
 		return nil, false
 	}
@@ -179,7 +182,9 @@ func (ss *sessions) get(id string) (*session, bool) {
 		delete(ss.m, id)
 		return nil, false
 	}
-	s.seen = now
+	if touch {
+		s.seen = now
+	}
 	return s, true
 }
 
@@ -223,12 +228,16 @@ func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value,
 
 // lookup returns the request's session and the actor of its token, or nil
 // when there is none or its token is no longer valid.
-func (c *Console) lookup(r *http.Request) (*caller, error) {
+func (c *Console) lookup(r *http.Request) (*caller, error) { return c.lookupSession(r, true) }
+
+// lookupSession is lookup; touch false leaves the session's idle time
+// alone, so that a page's polling script does not keep it alive.
+func (c *Console) lookupSession(r *http.Request, touch bool) (*caller, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return nil, nil
 	}
-	s, ok := c.sessions.get(ck.Value)
+	s, ok := c.sessions.find(ck.Value, touch)
 	if !ok {
 		return nil, nil
 	}
