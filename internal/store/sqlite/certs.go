@@ -84,7 +84,7 @@ func (s *Store) ReplaceCertificate(ctx context.Context, rec issuance.Record, pre
 func (s *Store) Certificate(ctx context.Context, name string) (issuance.Record, error) {
 	var rec issuance.Record
 	var nb, na, ra sql.NullInt64
-	err := s.read.QueryRowContext(ctx, `SELECT name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at, subject
+	err := s.readRow(ctx, `SELECT name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at, subject
 		FROM certificates WHERE name = ?`, name).Scan(&rec.Name, &rec.Issuer, &rec.ChainPEM, &rec.SealedKey, &nb, &na, &rec.Fingerprint, &ra, &rec.Subject)
 	if err != nil {
 		return issuance.Record{}, fmt.Errorf("reading certificate of %s: %w", name, mapErr(err))

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,7 +36,7 @@ func mapDomainErr(err error) error {
 // single writer connection inside the transaction.
 func (s *Store) InsertDomain(ctx context.Context, c customdomain.Change, limit int) error {
 	d := c.Domain
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("creating domain %s: %w", d.Name, err)
 	}
@@ -81,7 +80,7 @@ func (s *Store) InsertDomain(ctx context.Context, c customdomain.Change, limit i
 // all inside one IMMEDIATE transaction on the single writer connection:
 // nothing else writes between the read and the commit.
 func (s *Store) ApplyDomain(ctx context.Context, id string, decide func(customdomain.Domain) (customdomain.Change, error)) (customdomain.Domain, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return customdomain.Domain{}, fmt.Errorf("changing domain %s: %w", id, err)
 	}
@@ -132,7 +131,7 @@ func (s *Store) ApplyDomain(ctx context.Context, id string, decide func(customdo
 
 // writeChangeRest writes what a change holds beside the domain row: the
 // certificate, the events and the outbox entries.
-func writeChangeRest(ctx context.Context, tx *sql.Tx, c customdomain.Change) error {
+func writeChangeRest(ctx context.Context, tx *wtx, c customdomain.Change) error {
 	if c.DropCert {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM certificates WHERE name = ?`, c.Domain.Name); err != nil {
 			return fmt.Errorf("deleting certificate: %w", err)
@@ -166,7 +165,7 @@ func writeChangeRest(ctx context.Context, tx *sql.Tx, c customdomain.Change) err
 }
 
 // insertEvent stores e with its targets inside tx.
-func insertEvent(ctx context.Context, tx *sql.Tx, e systemlog.Event) (int64, error) {
+func insertEvent(ctx context.Context, tx *wtx, e systemlog.Event) (int64, error) {
 	pub, err := encTime(e.Published)
 	if err != nil || !pub.Valid {
 		return 0, fmt.Errorf("appending event: published must be set and storable (%v)", err)
@@ -197,7 +196,7 @@ func (s *Store) OutboxAfter(ctx context.Context, after int64, limit int) ([]cust
 	if err := checkLimit(limit); err != nil {
 		return nil, fmt.Errorf("reading outbox: %w", err)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, name, created FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	rows, err := s.readQuery(ctx, `SELECT seq, name, created FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading outbox: %w", err)
 	}

@@ -85,7 +85,7 @@ func domainArgs(d customdomain.Domain) ([]any, error) {
 // seeding path for tests and benchmarks. The lifecycle creates through
 // InsertDomain.
 func (s *Store) CreateDomain(ctx context.Context, d customdomain.Domain) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("creating domain %s: %w", d.Name, err)
 	}
@@ -99,7 +99,7 @@ func (s *Store) CreateDomain(ctx context.Context, d customdomain.Domain) error {
 	return nil
 }
 
-func insertDomain(ctx context.Context, tx *sql.Tx, d customdomain.Domain) error {
+func insertDomain(ctx context.Context, tx *wtx, d customdomain.Domain) error {
 	args, err := domainArgs(d)
 	if err != nil {
 		return err
@@ -114,19 +114,15 @@ func insertDomain(ctx context.Context, tx *sql.Tx, d customdomain.Domain) error 
 }
 
 func (s *Store) GetDomain(ctx context.Context, id string) (customdomain.Domain, error) {
-	d, err := scanDomain(s.read.QueryRowContext(ctx, selectDomains+`WHERE d.id = ?`, id))
+	d, err := scanDomain(s.readRow(ctx, selectDomains+`WHERE d.id = ?`, id))
 	if err != nil {
 		return customdomain.Domain{}, fmt.Errorf("getting domain %s: %w", id, mapErr(err))
 	}
 	return d, nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func queryDomains(ctx context.Context, db querier, what, query string, args ...any) ([]customdomain.Domain, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
+func (s *Store) queryDomains(ctx context.Context, what, query string, args ...any) ([]customdomain.Domain, error) {
+	rows, err := s.readQuery(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -152,15 +148,15 @@ func (s *Store) ListDomains(ctx context.Context, orgID, after string, limit int)
 		return nil, fmt.Errorf("listing domains: %w", err)
 	}
 	if orgID == "" {
-		return queryDomains(ctx, s.read, "listing domains",
+		return s.queryDomains(ctx, "listing domains",
 			selectDomains+`WHERE d.id > ? ORDER BY d.id LIMIT ?`, after, limit)
 	}
-	return queryDomains(ctx, s.read, "listing domains",
+	return s.queryDomains(ctx, "listing domains",
 		selectDomains+`WHERE d.org_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, orgID, after, limit)
 }
 
 func (s *Store) DomainsByName(ctx context.Context, name string) ([]customdomain.Domain, error) {
-	return queryDomains(ctx, s.read, "finding domains by name",
+	return s.queryDomains(ctx, "finding domains by name",
 		selectDomains+`WHERE d.name = ? ORDER BY d.id`, name)
 }
 
@@ -211,7 +207,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now, until time.Time
 	if err != nil || !ts[0].Valid || !ts[1].Valid || !until.After(now) {
 		return nil, fmt.Errorf("claiming due domains: now and until must be set, storable and in order (%v)", err)
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("claiming due domains: %w", err)
 	}

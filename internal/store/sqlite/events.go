@@ -11,7 +11,7 @@ import (
 
 // AppendEvent stores e with its targets in one transaction.
 func (s *Store) AppendEvent(ctx context.Context, e systemlog.Event) (int64, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("appending event: %w", err)
 	}
