@@ -180,7 +180,7 @@ func ParseCertSource(v string) (CertSource, error) {
 	case string(Managed), "MANAGED":
 		return Managed, nil
 	}
-	return "", &InvalidError{"certificateSourceType", fmt.Sprintf("%q is not one of MANUAL, OKTA_MANAGED", v)}
+	return "", &InvalidError{Field: "certificateSourceType", Reason: fmt.Sprintf("%q is not one of MANUAL, OKTA_MANAGED", v)}
 }
 
 // Create registers name for the actor's org and returns the domain with the
@@ -282,7 +282,7 @@ func (s *Service) Delete(ctx context.Context, a Actor, id string) error {
 func (s *Service) SetBrand(ctx context.Context, a Actor, id, brandID string) (Domain, error) {
 	brandID = strings.TrimSpace(brandID)
 	if brandID == "" || len(brandID) > 64 || !validLabel(brandID) {
-		return Domain{}, &InvalidError{"brandId", "must be 1 to 64 letters, digits, '-' or '_'"}
+		return Domain{}, &InvalidError{Field: "brandId", Reason: "must be 1 to 64 letters, digits, '-' or '_'"}
 	}
 	d, _, err := s.change(ctx, a, id, func(d Domain, now time.Time) (Change, error) {
 		return s.rules.Rebranded(a, d, brandID, now), nil
@@ -369,7 +369,7 @@ func (s *Service) AssignToOrg(ctx context.Context, name, orgID string) error {
 func (s *Service) provenDomain(ctx context.Context, name, orgID string) (Domain, error) {
 	n, err := NormalizeName(name)
 	if err != nil {
-		return Domain{}, &InvalidError{"customDomain", err.Error()}
+		return Domain{}, &InvalidError{Field: "customDomain", Reason: err.Error()}
 	}
 	ds, err := s.store.DomainsByName(ctx, n)
 	if err != nil {

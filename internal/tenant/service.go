@@ -133,17 +133,17 @@ func (s *Service) CreateOrg(ctx context.Context, a Actor, o Org) (Org, error) {
 	}
 	o.Name = strings.TrimSpace(o.Name)
 	if o.Name == "" || len(o.Name) > 200 {
-		return Org{}, &InvalidError{"name", "give the org a name of 1 to 200 characters"}
+		return Org{}, &InvalidError{Field: "name", Reason: "give the org a name of 1 to 200 characters"}
 	}
 	if o.Upstream != "" {
 		u, err := url.Parse(o.Upstream)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-			return Org{}, &InvalidError{"upstream", "give an absolute http:// or https:// URL without credentials, such as https://app.internal:8443"}
+			return Org{}, &InvalidError{Field: "upstream", Reason: "give an absolute http:// or https:// URL without credentials, such as https://app.internal:8443"}
 		}
 	}
 	if o.CustomDomain != "" {
 		if s.domains == nil {
-			return Org{}, &InvalidError{"customDomain", "custom domains are not available here"}
+			return Org{}, &InvalidError{Field: "customDomain", Reason: "custom domains are not available here"}
 		}
 		if err := s.domains.CheckAssignable(ctx, o.CustomDomain); err != nil {
 			return Org{}, err
@@ -180,7 +180,7 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, orgID, name string) 
 	}
 	name = strings.TrimSpace(name)
 	if len(name) > 200 {
-		return Token{}, "", &InvalidError{"name", "at most 200 characters"}
+		return Token{}, "", &InvalidError{Field: "name", Reason: "at most 200 characters"}
 	}
 	secret := NewSecret()
 	t := Token{ID: oktaid.New("tok"), OrgID: orgID, Name: name, Hash: Hash(secret), Prefix: prefixOf(secret), Created: s.now().UTC()}
