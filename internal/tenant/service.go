@@ -30,9 +30,10 @@ var (
 // people recognise it.
 const tokenPrefix = "hm_"
 
-// EventLog records system log events.
+// EventLog is told when events were committed with a change, so that its
+// followers look again.
 type EventLog interface {
-	Append(ctx context.Context, e systemlog.Event) (systemlog.Event, error)
+	Notify()
 }
 
 // Domains is what org creation needs of the custom-domain lifecycle:
@@ -151,15 +152,17 @@ func (s *Service) CreateOrg(ctx context.Context, a Actor, o Org) (Org, error) {
 	}
 	o.ID = oktaid.New("org")
 	o.Created = s.now().UTC()
-	if err := s.store.CreateOrg(ctx, o); err != nil {
+	if err := s.store.CreateOrg(ctx, o, s.event(a, systemlog.OrgCreate, o.ID, "Org", o.ID, "Org created")); err != nil {
 		return Org{}, fmt.Errorf("storing org: %w", err)
 	}
+	s.notify()
 	if o.CustomDomain != "" {
+		// Checked again inside the domain's commit: a name proven by
+		// another org meanwhile is refused, and the org stays without it.
 		if err := s.domains.AssignToOrg(ctx, o.CustomDomain, o.ID); err != nil {
 			return Org{}, err
 		}
 	}
-	s.event(ctx, a, systemlog.OrgCreate, o.ID, "Org", o.ID, "Org created")
 	return o, nil
 }
 
@@ -184,10 +187,10 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, orgID, name string) 
 	}
 	secret := NewSecret()
 	t := Token{ID: oktaid.New("tok"), OrgID: orgID, Name: name, Hash: Hash(secret), Prefix: prefixOf(secret), Created: s.now().UTC()}
-	if err := s.store.CreateToken(ctx, t); err != nil {
+	if err := s.store.CreateToken(ctx, t, s.event(a, systemlog.TokenCreate, orgID, "Token", t.ID, "API token created")); err != nil {
 		return Token{}, "", fmt.Errorf("storing token: %w", err)
 	}
-	s.event(ctx, a, systemlog.TokenCreate, orgID, "Token", t.ID, "API token created")
+	s.notify()
 	return t, secret, nil
 }
 
@@ -210,30 +213,30 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, orgID, tokenID strin
 	}
 	for _, t := range ts {
 		if t.ID == tokenID {
-			if err := s.store.RevokeToken(ctx, tokenID, s.now().UTC()); err != nil {
+			if err := s.store.RevokeToken(ctx, tokenID, s.now().UTC(), s.event(a, systemlog.TokenRevoke, orgID, "Token", tokenID, "API token revoked")); err != nil {
 				return err
 			}
-			s.event(ctx, a, systemlog.TokenRevoke, orgID, "Token", tokenID, "API token revoked")
+			s.notify()
 			return nil
 		}
 	}
 	return store.ErrNotFound
 }
 
-// event records a change; losing the log line must not undo the change.
-func (s *Service) event(ctx context.Context, a Actor, typ, orgID, targetType, targetID, msg string) {
-	if s.log == nil {
-		return
-	}
-	e := systemlog.Event{
+// event is the system log event of a change, committed with it.
+func (s *Service) event(a Actor, typ, orgID, targetType, targetID, msg string) systemlog.Event {
+	return systemlog.Prepare(systemlog.Event{
 		EventType: typ, Severity: "INFO", DisplayMessage: msg,
 		Actor:   systemlog.Actor{ID: a.ID, Type: "PublicClientApp", DisplayName: a.Name},
 		Target:  []systemlog.Target{{ID: targetID, Type: targetType}},
 		Outcome: systemlog.Outcome{Result: "SUCCESS"},
 		OrgID:   orgID,
-	}
-	if _, err := s.log.Append(ctx, e); err != nil {
-		s.logger.Error("system log append failed", "eventType", typ, "err", err)
+	}, s.now())
+}
+
+func (s *Service) notify() {
+	if s.log != nil {
+		s.log.Notify()
 	}
 }
 
