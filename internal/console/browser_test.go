@@ -620,6 +620,12 @@ func TestBrowserStory1(t *testing.T) {
 	if got := b.text(`nav a[aria-current="page"]`); got != "Organizations" {
 		t.Errorf("current navigation item on the orgs page = %q", got)
 	}
+	var styled struct{ URL, Text string }
+	b.eval("url field styled", `(() => { const f = el => { const s = getComputedStyle(document.getElementById(el)); return s.borderTopWidth + " " + s.borderRadius + " " + s.paddingLeft + " " + s.width; };
+		return {URL: f("org-upstream"), Text: f("org-domain")}; })()`, &styled)
+	if styled.URL != styled.Text {
+		t.Errorf("the type=url field is styled %q, the text fields %q", styled.URL, styled.Text)
+	}
 	b.check("11-orgs")
 	b.open("/orgs/"+aID, "#token-name")
 	b.run("new token", chromedp.SendKeys("#token-name", "CI robot", chromedp.ByQuery),

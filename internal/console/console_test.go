@@ -317,7 +317,11 @@ func TestAddDomain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := b.post("/domains", url.Values{"domain": {tc.domain}, "source": {tc.source}})
 			wantStatus(t, p, tc.status)
-			wantContains(t, p, tc.want, `role="alert"`, `aria-invalid="true"`)
+			wantContains(t, p, tc.want, `role="alert"`, `aria-invalid="true"`,
+				`<a href="/domains/new" aria-current="page">Add a domain</a>`)
+			if strings.Contains(p.body, `<a href="/domains" aria-current="page">`) {
+				t.Errorf("a refused Add domain marks Domains as the current page")
+			}
 		})
 	}
 
