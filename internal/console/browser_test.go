@@ -487,6 +487,11 @@ func TestBrowserStory1(t *testing.T) {
 	if got := b.text("#records-h"); got != "DNS records" {
 		t.Errorf("records heading of a verified domain = %q, want DNS records (not a to-do)", got)
 	}
+	// "Last checked … ago" stays true while the page is open (nothing
+	// changes the domain here: only the page's clock moves the words).
+	b.eval("mark the time", `window.hallmarkSeen = document.querySelector("#last-checked time.rel").textContent; true`, nil)
+	b.waitFor("last checked kept current", `/^\d+s ago$/.test(document.querySelector("#last-checked time.rel").textContent) &&
+		document.querySelector("#last-checked time.rel").textContent !== window.hallmarkSeen`, 10*time.Second)
 	b.check("05-verified")
 
 	// Uploading sits behind "Use my own certificate", which says it ends

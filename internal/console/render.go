@@ -47,6 +47,10 @@ var funcs = template.FuncMap{
 	"secondsUntil": func(t time.Time) int {
 		return max(0, int(time.Until(t).Seconds()))
 	},
+	// offset is t in seconds from now, for the script to keep "ago" and
+	// "in" current from the page's own clock.
+	"offset": func(t time.Time) int { return int(time.Until(t).Seconds()) },
+	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"hasProblem": func(fs []finding.Finding) bool {
 		return hasSeverity(fs, finding.Error) || hasSeverity(fs, finding.Warning)
 	},

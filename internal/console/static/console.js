@@ -68,7 +68,21 @@
     var el = document.getElementById("next-check");
     deadline = el && el.dataset.seconds !== undefined ? Date.now() + 1000 * Number(el.dataset.seconds) : null;
   }
+  // relWords is relTime of render.go: how far s seconds is, in words.
+  function relWords(s) {
+    var d = Math.abs(s), w;
+    if (d < 60) { w = Math.floor(d) + "s"; }
+    else if (d < 3600) { w = Math.floor(d / 60) + "m"; }
+    else if (d < 172800) { w = Math.floor(d / 3600) + "h " + Math.floor((d % 3600) / 60) + "m"; }
+    else { w = Math.floor(d / 86400) + " days"; }
+    return s > 0 ? "in " + w : w + " ago";
+  }
   function tick() {
+    var now = Date.now();
+    document.querySelectorAll("time.rel[data-offset]").forEach(function (t) {
+      if (!t.dataset.base) { t.dataset.base = String(now); }
+      t.textContent = relWords(Number(t.dataset.offset) - (now - Number(t.dataset.base)) / 1000);
+    });
     var el = document.getElementById("next-check");
     if (!el || deadline === null) { return; }
     var s = Math.max(0, Math.round((deadline - Date.now()) / 1000));
