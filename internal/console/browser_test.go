@@ -701,5 +701,25 @@ func TestBrowserLiveStatus(t *testing.T) {
 		t.Errorf("the domain page was reloaded to show the change")
 	}
 	b.check("14-live-https")
+
+	// A refused upload is a page rendered by a POST: it updates itself from
+	// the domain's own page, and keeps the refusal in view.
+	bad := selfSigned(t, d.Name)
+	b.run("refused upload", chromedp.Click("#own-cert > summary", chromedp.ByQuery),
+		chromedp.SetValue("#cert-pem", bad.cert, chromedp.ByQuery),
+		chromedp.SetValue("#key-pem", bad.key, chromedp.ByQuery))
+	b.submit("#upload")
+	b.run("refusal shown", chromedp.WaitVisible("#upload-error", chromedp.ByQuery))
+	var version string
+	b.eval("version", `document.getElementById("live").dataset.version`, &version)
+	if _, _, err := e.domains.Verify(t.Context(), customdomain.Actor{OrgID: aID, ID: "test"}, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("refused-upload page updated", `document.getElementById("live").dataset.version !== `+strconv.Quote(version), 20*time.Second)
+	var kept bool
+	b.eval("refusal kept", `document.getElementById("upload-error") !== null`, &kept)
+	if !kept {
+		t.Errorf("the live update removed the upload's refusal")
+	}
 	b.noErrors()
 }
