@@ -357,6 +357,7 @@ func TestBrowserStory1(t *testing.T) {
 	b.open("/domains", "#token")
 	b.check("01-signin")
 	b.signIn(aToken, `a.button[href="/domains/new"]`)
+	b.check("01b-no-domains-yet")
 	if got := b.text("header .who span"); !strings.Contains(got, "Acme Corp") {
 		t.Errorf("header shows %q, want the org's name", got)
 	}
