@@ -317,7 +317,11 @@ func TestAddDomain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := b.post("/domains", url.Values{"domain": {tc.domain}, "source": {tc.source}})
 			wantStatus(t, p, tc.status)
-			wantContains(t, p, tc.want, `role="alert"`, `aria-invalid="true"`)
+			wantContains(t, p, tc.want, `role="alert"`, `aria-invalid="true"`,
+				`<a href="/domains/new" aria-current="page">Add a domain</a>`)
+			if strings.Contains(p.body, `<a href="/domains" aria-current="page">`) {
+				t.Errorf("a refused Add domain marks Domains as the current page")
+			}
 		})
 	}
 
@@ -542,6 +546,72 @@ func TestSystemLog(t *testing.T) {
 	if strings.Contains(p.body, "one.acme.test") {
 		t.Errorf("keyword q=two matched one.acme.test")
 	}
+}
+
+// TestSystemLogControls: the controls a person uses become clauses of the
+// filter, and-ed with the advanced expression; a bad value marks its field.
+func TestSystemLogControls(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	aID, aToken := e.newOrg("Acme")
+	d := e.createDomain(aID, "one.acme.test")
+	e.createDomain(aID, "two.acme.test")
+	if _, _, err := e.domains.Verify(t.Context(), customdomain.Actor{OrgID: aID}, d.ID); err != nil {
+		t.Fatal(err) // fails: nothing is published
+	}
+	b := e.browser()
+	b.signIn(aToken)
+
+	for _, tc := range []struct {
+		name          string
+		query         string
+		want, notWant []string
+	}{
+		{"ok/type", "type=" + systemlog.DomainVerify, []string{"Custom domain verification failed", `<option value="` + systemlog.DomainVerify + `" selected>Ownership check</option>`}, []string{"Custom domain setup initiated"}},
+		{"ok/outcome", "outcome=FAILURE", []string{"Custom domain verification failed", "Failed"}, []string{"Custom domain setup initiated"}},
+		{"ok/severity", "severity=INFO", []string{"Custom domain setup initiated", "Information"}, []string{"Custom domain verification failed"}},
+		{"ok/range", "range=1h", []string{"Custom domain setup initiated"}, nil},
+		{"ok/with-advanced", "type=" + systemlog.DomainInitiate + "&filter=" + url.QueryEscape(`target.id eq "`+d.ID+`"`), []string{"one.acme.test", `<details id="advanced" class="wide" open>`}, []string{"two.acme.test"}},
+		{"ok/controls-leave-advanced-closed", "type=" + systemlog.DomainInitiate, []string{`<details id="advanced" class="wide">`}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.get("/logs?" + tc.query)
+			wantStatus(t, p, http.StatusOK)
+			wantContains(t, p, tc.want...)
+			for _, s := range tc.notWant {
+				if strings.Contains(p.body, s) {
+					t.Errorf("page shows %q", s)
+				}
+			}
+			wantNoEnum(t, p)
+		})
+	}
+	for _, tc := range []struct{ name, query, field string }{
+		{"fail/type", "type=nonsense", `<select id="type" name="type" aria-invalid="true"`},
+		{"fail/range", "range=5y", `<select id="range" name="range" aria-invalid="true"`},
+		{"fail/expression", "filter=" + url.QueryEscape(`eventType zz "x"`), `aria-describedby="filter-hint log-error" aria-invalid="true"`},
+		{"fail/since", "since=yesterday", `<input id="since" name="since" type="text" value="yesterday"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.get("/logs?" + tc.query)
+			wantStatus(t, p, http.StatusBadRequest)
+			wantContains(t, p, `role="alert" id="log-error"`, tc.field)
+		})
+	}
+	// The error's position is in what was typed, not in the combined
+	// expression.
+	p := b.get("/logs?type=" + systemlog.DomainVerify + "&filter=" + url.QueryEscape(`eventType zz "x"`))
+	wantContains(t, p, "at position 10")
+}
+
+func TestFavicon(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := e.browser()
+	p := b.get("/favicon.ico")
+	wantStatus(t, p, http.StatusOK)
+	if ct := p.header.Get("Content-Type"); ct != "image/svg+xml" || !strings.Contains(p.body, "<svg") {
+		t.Errorf("favicon: %q %.40q", ct, p.body)
+	}
+	wantContains(t, b.get("/signin"), `<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">`)
 }
 
 func between(s, a, b string) string {

@@ -55,7 +55,7 @@ func TestLiveStatus(t *testing.T) {
 			t.Errorf("status = %+v, want %s waiting for DNS with a next check", got, da.ID)
 		}
 		page := a.get("/domains/" + da.ID)
-		wantContains(t, page, `data-live="/domains/`+da.ID+`/status" data-version="`+got.Version+`"`)
+		wantContains(t, page, `data-live="/domains/`+da.ID+`/status" data-page="/domains/`+da.ID+`" data-version="`+got.Version+`"`)
 	})
 
 	t.Run("fail/other-org", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -42,15 +43,23 @@ var funcs = template.FuncMap{
 	"statusClass": statusClass,
 	"statusWords": statusWords,
 	"name":        breakDots,
+	"prose":       prose,
 	"secondsUntil": func(t time.Time) int {
 		return max(0, int(time.Until(t).Seconds()))
 	},
+	// offset is t in seconds from now, for the script to keep "ago" and
+	// "in" current from the page's own clock.
+	"offset": func(t time.Time) int { return int(time.Until(t).Seconds()) },
+	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"hasProblem": func(fs []finding.Finding) bool {
 		return hasSeverity(fs, finding.Error) || hasSeverity(fs, finding.Warning)
 	},
 	"sevWords": sevWords,
 	"copyOf":   copyOf,
 	"show":     show,
+	"choiceArgs": func(name, label string, f choiceField, invalid string) choiceArgs {
+		return choiceArgs{Name: name, Label: label, Field: f, Invalid: invalid == name}
+	},
 	"sevClass": func(s finding.Severity) string { return "sev-" + string(s) },
 	"join":     strings.Join,
 }
@@ -130,14 +139,43 @@ func navOf(page string) string {
 	return ""
 }
 
-// breakDots writes a DNS name with a line-break opportunity after each
-// dot, so a long name wraps between labels, never inside one.
+// breakDots writes a DNS name so that it wraps only after a dot: each
+// label is kept whole (a hyphen is no break) and a <wbr> follows each dot.
+// A label too long for a phone's line is left to wrap anywhere.
 func breakDots(name string) template.HTML {
-	labels := strings.Split(name, ".")
+	labels := strings.SplitAfter(name, ".")
+	var b strings.Builder
 	for i, l := range labels {
-		labels[i] = template.HTMLEscapeString(l)
+		if i > 0 {
+			b.WriteString("<wbr>")
+		}
+		if len(l) <= maxWholeLabel && strings.Contains(l, "-") {
+			b.WriteString(`<span class="nb">` + template.HTMLEscapeString(l) + "</span>")
+		} else {
+			b.WriteString(template.HTMLEscapeString(l))
+		}
 	}
-	return template.HTML(strings.Join(labels, ".<wbr>"))
+	return template.HTML(b.String())
+}
+
+// maxWholeLabel is the longest label kept on one line (a phone's line
+// holds about 28 characters of code).
+const maxWholeLabel = 24
+
+// nameRE finds DNS names (and addresses) in a sentence.
+var nameRE = regexp.MustCompile(`[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+`)
+
+// prose writes a sentence whose names wrap only after their dots.
+func prose(s string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range nameRE.FindAllStringIndex(s, -1) {
+		b.WriteString(template.HTMLEscapeString(s[last:m[0]]))
+		b.WriteString(string(breakDots(s[m[0]:m[1]])))
+		last = m[1]
+	}
+	b.WriteString(template.HTMLEscapeString(s[last:]))
+	return template.HTML(b.String())
 }
 
 // handlerFunc is a page handler that may fail; handle renders the error.

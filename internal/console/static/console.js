@@ -68,7 +68,21 @@
     var el = document.getElementById("next-check");
     deadline = el && el.dataset.seconds !== undefined ? Date.now() + 1000 * Number(el.dataset.seconds) : null;
   }
+  // relWords is relTime of render.go: how far s seconds is, in words.
+  function relWords(s) {
+    var d = Math.abs(s), w;
+    if (d < 60) { w = Math.floor(d) + "s"; }
+    else if (d < 3600) { w = Math.floor(d / 60) + "m"; }
+    else if (d < 172800) { w = Math.floor(d / 3600) + "h " + Math.floor((d % 3600) / 60) + "m"; }
+    else { w = Math.floor(d / 86400) + " days"; }
+    return s > 0 ? "in " + w : w + " ago";
+  }
   function tick() {
+    var now = Date.now();
+    document.querySelectorAll("time.rel[data-offset]").forEach(function (t) {
+      if (!t.dataset.base) { t.dataset.base = String(now); }
+      t.textContent = relWords(Number(t.dataset.offset) - (now - Number(t.dataset.base)) / 1000);
+    });
     var el = document.getElementById("next-check");
     if (!el || deadline === null) { return; }
     var s = Math.max(0, Math.round((deadline - Date.now()) / 1000));
@@ -86,8 +100,9 @@
     fresh.querySelectorAll("[data-region]").forEach(function (nu) {
       var old = document.getElementById(nu.id);
       if (!old) { return; }
-      // Never throw away what a person is typing.
-      var busy = false;
+      // Never throw away what a person is typing, or a refusal they have
+      // not read yet.
+      var busy = old.querySelector("[role=alert]") !== null;
       old.querySelectorAll("input, textarea").forEach(function (f) {
         if (f.type !== "hidden" && (f === document.activeElement || f.value !== f.defaultValue)) { busy = true; }
       });
@@ -109,13 +124,15 @@
   }
   function startLive() {
     var root = document.getElementById("live");
-    if (!root || !root.dataset.live || !window.fetch || !window.DOMParser) { return; }
+    if (!root || !root.dataset.live || !root.dataset.page || !window.fetch || !window.DOMParser) { return; }
     var version = root.dataset.version;
     var every = Number(root.dataset.pollMs) || 5000;
     var stopped = false;
     function later() { if (!stopped) { setTimeout(poll, every); } }
     function refresh() {
-      return fetch(location.pathname + location.search, { credentials: "same-origin", cache: "no-store" })
+      // The page's own address: a page rendered by a POST (a refused
+      // upload) is not at location.
+      return fetch(root.dataset.page, { credentials: "same-origin", cache: "no-store" })
         .then(function (res) { if (!res.ok) { throw new Error("page " + res.status); } return res.text(); })
         .then(function (html) {
           var v = swap(new DOMParser().parseFromString(html, "text/html"));
