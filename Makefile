@@ -29,6 +29,7 @@ test-short: ## Run the tests that need nothing installed
 .PHONY: bench
 bench: ## Run the benchmarks (see BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/dnscheck/ ./internal/api/ ./internal/store/sqlite/
+	$(GO) test -run '^$$' -bench CreateToCompleted -benchtime 10000x ./internal/customdomain/
 
 .PHONY: fuzz
 fuzz: ## Fuzz name normalisation and the log filter parser for 30s each

@@ -375,6 +375,17 @@ func (v *Verifier) checkKeys(res *Result) {
 				bits = 0
 			}
 		}
+		if k, ok := c.PublicKey.(*ecdsa.PublicKey); ok && k.Curve.Params().BitSize > 384 {
+			// Not weak, but Chrome (BoringSSL) verifies ECDSA with P-256
+			// and P-384 only: the strictest client refuses the chain.
+			res.Findings = append(res.Findings, finding.Finding{
+				ID: finding.CertWeakKey, Severity: finding.Error,
+				Summary:  fmt.Sprintf("The certificate %q has an ECDSA %s key, which Chrome does not accept", Name(c), k.Curve.Params().Name),
+				Detail:   "Chrome and other BoringSSL-based clients verify ECDSA signatures on P-256 and P-384 only; Go and Windows accept P-521, so clients disagree about this chain.",
+				Fix:      "Generate a P-256 (or P-384, or RSA 2048+) key and have the certificate reissued for it.",
+				Evidence: map[string]any{"subject": c.Subject.String(), "algorithm": "ECDSA", "curve": k.Curve.Params().Name},
+			})
+		}
 		if bits > 0 {
 			res.Findings = append(res.Findings, finding.Finding{
 				ID: finding.CertWeakKey, Severity: finding.Error,

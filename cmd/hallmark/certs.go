@@ -3,19 +3,20 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"path/filepath"
 
 	legolog "github.com/go-acme/lego/v5/log"
 
+	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/edge"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
 	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
 // newIssuer builds the ACME issuer when --acme-directory is set, and the
@@ -58,10 +59,17 @@ func newIssuer(c serveConfig, box *sealed.Box, st *sqlite.Store, logger *slog.Lo
 }
 
 // edgeSource is what the edge serves for a name, read from the store on a
-// cache miss: the proven domain's certificate, opened with the master key,
-// its brand's name, and its org's name and upstream.
+// cache miss: the lifecycle says which domain serves it and with which
+// certificate record; the key opens with the master key, the domain's
+// brand gives the page's title, and the org gives its name and upstream.
 type edgeSource struct {
-	store  *sqlite.Store
+	domains *customdomain.Service
+	orgs    interface {
+		GetOrg(ctx context.Context, id string) (tenant.Org, error)
+	}
+	brands interface {
+		GetBrand(ctx context.Context, id string) (brand.Brand, error)
+	}
 	box    *sealed.Box
 	logger *slog.Logger
 }
@@ -69,20 +77,7 @@ type edgeSource struct {
 var _ edge.Source = (*edgeSource)(nil)
 
 func (s *edgeSource) Lookup(ctx context.Context, name string) (edge.Entry, error) {
-	ds, err := s.store.DomainsByName(ctx, name)
-	if err != nil {
-		return edge.Entry{}, err
-	}
-	var d *customdomain.Domain
-	for i := range ds {
-		if ds[i].Status.Proven() {
-			d = &ds[i]
-		}
-	}
-	if d == nil {
-		return edge.Entry{}, fmt.Errorf("%s: no verified domain: %w", name, store.ErrNotFound)
-	}
-	rec, err := s.store.Certificate(ctx, name)
+	d, rec, err := s.domains.Serving(ctx, name)
 	if err != nil {
 		return edge.Entry{}, err
 	}
@@ -91,7 +86,7 @@ func (s *edgeSource) Lookup(ctx context.Context, name string) (edge.Entry, error
 		return edge.Entry{}, err
 	}
 	ent := edge.Entry{Certificate: cert}
-	switch b, err := s.store.GetBrand(ctx, d.BrandID); {
+	switch b, err := s.brands.GetBrand(ctx, d.BrandID); {
 	case err == nil:
 		ent.Brand = b.Name
 	case !errors.Is(err, store.ErrNotFound):
@@ -100,7 +95,7 @@ func (s *edgeSource) Lookup(ctx context.Context, name string) (edge.Entry, error
 	if d.OrgID == "" {
 		return ent, nil
 	}
-	org, err := s.store.GetOrg(ctx, d.OrgID)
+	org, err := s.orgs.GetOrg(ctx, d.OrgID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return ent, nil

@@ -25,6 +25,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
 	"github.com/hallmark-dev/hallmark/internal/edge"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
@@ -43,6 +44,7 @@ type serveConfig struct {
 	CAAIdentity        string
 	DomainLimit        int
 	RateLimit          int
+	AuthFailureLimit   int
 	Workers            int
 	LogLevel           string
 	LogFormat          string
@@ -88,6 +90,7 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	f.StringVar(&c.CAAIdentity, "caa-identity", "", "issuer domain of the CA (letsencrypt.org): publish and check a CAA record allowing it")
 	f.IntVar(&c.DomainLimit, "domain-limit", 200, "custom domains per org (E0000162 beyond; negative: no limit)")
 	f.IntVar(&c.RateLimit, "rate-limit", 6000, "API requests per token per minute (E0000047 beyond; negative: no limit)")
+	f.IntVar(&c.AuthFailureLimit, "auth-failure-limit", ratelimit.DefaultAuthFailures, "failed authentications (API tokens and console sign-ins together) per client address per minute; beyond, that address gets E0000047 (negative: no limit)")
 	f.IntVar(&c.Workers, "workers", 8, "background DNS checks run at once")
 	f.StringVar(&c.HTTPSAddr, "https-addr", ":8443", "TLS for tenants' domains (SNI)")
 	f.StringVar(&c.HTTPAddr, "http-addr", ":8081", "plain HTTP: ACME http-01 answers, redirect to HTTPS")
@@ -181,7 +184,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	keeper, err := issuance.NewKeeper(issuer, st, box)
+	keeper, err := issuance.NewKeeper(issuer, box)
 	if err != nil {
 		return err
 	}
@@ -192,7 +195,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		}
 	}
 	edgeSrv, err := edge.New(edge.Config{HTTPSAddr: c.HTTPSAddr, HTTPAddr: c.HTTPAddr, DefaultUpstream: upstream},
-		&edgeSource{store: st, box: box, logger: logger}, st, logger.With("component", "edge"))
+		&edgeSource{domains: domains, orgs: st, brands: st, box: box, logger: logger}, st, logger.With("component", "edge"))
 	if err != nil {
 		return usageError("%v", err)
 	}
@@ -218,28 +221,24 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		logger.Warn("--bootstrap-token ignored: the database already has tokens")
 	}
 
-	// The admin API (and, beside it, the web console).
+	// The admin API (and, beside it, the web console), counting failed
+	// authentications per address together.
+	authFailures := ratelimit.New(c.AuthFailureLimit, time.Now)
 	apiHandler := api.New(api.Config{RateLimit: c.RateLimit}, api.Deps{
 		Domains: domains, Tenants: tenants, Brands: brands, Log: events, Logger: logger,
-		Registry: reg, Gatherer: reg, Ready: st.Ping, CARoot: caRoot,
+		Registry: reg, Gatherer: reg, Ready: st.Ping, CARoot: caRoot, AuthFailures: authFailures,
 	})
 
 	con, err := console.New(console.Config{}, console.Deps{
 		Domains: domains, Tenants: tenants, Log: events, Logger: logger.With("component", "console"),
-		Checker: checker, Certificates: st, Uploader: domains,
+		Checker: checker, Certificates: st, Uploader: domains, AuthFailures: authFailures,
 	})
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	for _, p := range []string{"/api/", "/healthz", "/readyz", "/metrics"} {
-		mux.Handle(p, apiHandler)
-	}
-	mux.Handle("/", con)
-
 	srv := &http.Server{
 		Addr:              c.APIAddr,
-		Handler:           mux,
+		Handler:           api.Split(apiHandler, con),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

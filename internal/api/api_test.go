@@ -3,9 +3,11 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -426,5 +428,86 @@ func TestOperations(t *testing.T) {
 	r := e.do("GET", "/metrics", "", nil)
 	if !strings.Contains(string(r.body), `hallmark_http_requests_total{code="200",route="GET /api/v1/domains"}`) {
 		t.Fatalf("metrics lack the request counter:\n%s", r.body)
+	}
+}
+
+func TestFailedAuthenticationThrottledPerAddress(t *testing.T) {
+	e := newEnv(t, envOptions{authFailures: 5})
+	guesser, victim := e.clientAt("127.0.0.2"), e.clientAt("127.0.0.3")
+	for i := range 5 {
+		r := e.doFrom(guesser, "GET", "/api/v1/domains", fmt.Sprintf("hm_guess%d", i), nil)
+		r.wantError(t, http.StatusUnauthorized, "E0000011")
+		if got, want := r.header.Get("X-Rate-Limit-Remaining"), strconv.Itoa(4-i); got != want {
+			t.Fatalf("guess %d: X-Rate-Limit-Remaining = %q, want %s", i, got, want)
+		}
+	}
+	// Beyond the limit the address is refused before its token is looked
+	// at: a right guess is not told apart from a wrong one.
+	for _, tok := range []string{"hm_guess-next", e.operator, ""} {
+		r := e.doFrom(guesser, "GET", "/api/v1/domains", tok, nil)
+		r.wantError(t, http.StatusTooManyRequests, "E0000047")
+		if r.header.Get("X-Rate-Limit-Limit") != "5" || r.header.Get("X-Rate-Limit-Remaining") != "0" ||
+			r.header.Get("X-Rate-Limit-Reset") == "" || r.header.Get("Retry-After") == "" {
+			t.Fatalf("429 headers = %v, want X-Rate-Limit-Limit 5, Remaining 0, Reset and Retry-After", r.header)
+		}
+	}
+	// Another address keeps using its valid token, even the operator's
+	// that the guesser tried, and may still fail on its own account.
+	for range 10 {
+		if r := e.doFrom(victim, "GET", "/api/v1/domains", e.operator, nil); r.status != http.StatusOK {
+			t.Fatalf("valid token from another address: %d %s", r.status, r.body)
+		}
+	}
+	e.doFrom(victim, "GET", "/api/v1/domains", "hm_typo", nil).wantError(t, http.StatusUnauthorized, "E0000011")
+}
+
+// TestEveryAPIAnswerIsJSON sends paths that a ServeMux would clean with a
+// redirect, and wrong methods on the operational endpoints: each answer
+// is Okta's error object, never a redirect.
+func TestEveryAPIAnswerIsJSON(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	d := e.createDomain(e.operator, "login.acme.test")
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"DELETE", "/api/v1/domains/" + d.ID + "/..", 400, "E0000001"},
+		{"GET", "/api/v1/domains/..", 400, "E0000001"},
+		{"DELETE", "//api/v1/domains/" + d.ID, 400, "E0000001"},
+		{"GET", "/api/v1//domains", 400, "E0000001"},
+		{"GET", "/api/v1/./domains", 400, "E0000001"},
+		// Escaped, these are one segment each: an id that is not found.
+		{"GET", "/api/v1/domains/%2e%2e", 404, "E0000163"},
+		{"DELETE", "/api/v1/domains/x%2F..%2F" + d.ID, 404, "E0000163"},
+		{"GET", "/api/../api/v1/domains", 400, "E0000001"},
+		{"GET", "/api/../domains", 400, "E0000001"},
+		{"GET", "/api", 404, "E0000007"},
+		{"GET", "/api/", 404, "E0000007"},
+		{"GET", "/api/v1/domains/", 404, "E0000007"},
+		{"GET", "/api/v2", 404, "E0000007"},
+		{"POST", "/healthz", 405, "E0000022"},
+		{"DELETE", "/readyz", 405, "E0000022"},
+		{"PUT", "/metrics", 405, "E0000022"},
+		{"GET", "//healthz", 400, "E0000001"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			r := e.do(tc.method, tc.path, e.operator, nil)
+			if loc := r.header.Get("Location"); loc != "" {
+				t.Fatalf("answered %d with Location %q, want no redirect", r.status, loc)
+			}
+			r.wantError(t, tc.status, tc.code)
+			if tc.status == 405 && r.header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("Allow = %q, want \"GET, HEAD\"", r.header.Get("Allow"))
+			}
+		})
+	}
+	// Nothing was deleted by the unclean DELETEs.
+	if r := e.do("GET", "/api/v1/domains/"+d.ID, e.operator, nil); r.status != 200 {
+		t.Errorf("domain after unclean DELETEs: %d %s", r.status, r.body)
+	}
+	// The console still gets its own paths.
+	if r := e.do("GET", "/domains", "", nil); r.status != 200 || string(r.body) != "console page" {
+		t.Errorf("GET /domains beside the API = %d %q, want the console's page", r.status, r.body)
 	}
 }

@@ -36,7 +36,7 @@ func certEnv(t *testing.T, root *x509.Certificate) (*env, *recordingEdge, *seale
 	if err != nil {
 		t.Fatal(err)
 	}
-	keeper, err := issuance.NewKeeper(nil, e.store, box)
+	keeper, err := issuance.NewKeeper(nil, box)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestCertificateUpload(t *testing.T) {
 		{"fail/not-yet-valid", body(future, inter), "not valid yet"},
 		{"fail/expiry-over-10-years", body(tooLong, inter), "more than 10 years"},
 		{"fail/wrong-name", body(wrongName, inter), "does not cover " + name},
-		{"fail/rsa-1024", body(weak, inter), "RSA 1024 bits"},
+		{"fail/rsa-1024", body(weak, inter), "weak 1024-bit RSA key"},
 		{"fail/sha1-signature", body(sha1, rsaInter), "SHA1-RSA"},
 		{"fail/self-signed", body(selfSigned), "self-signed"},
 		{"fail/broken-pem", with(body(leaf, inter), "certificate", "-----BEGIN CERTIFICATE-----\nnot base64\n"), "certificate is not PEM"},

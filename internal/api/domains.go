@@ -145,15 +145,12 @@ func (s *Server) createDomain(w http.ResponseWriter, r *http.Request) error {
 	if req.Domain == "" {
 		causes = append(causes, "domain: required; give the host name, such as login.example.com")
 	}
-	src := customdomain.CertSource(strings.ToUpper(strings.TrimSpace(req.CertificateSourceType)))
-	switch src {
-	case "":
+	src, err := customdomain.ParseCertSource(req.CertificateSourceType)
+	switch {
+	case strings.TrimSpace(req.CertificateSourceType) == "":
 		causes = append(causes, "certificateSourceType: required; one of MANUAL, OKTA_MANAGED")
-	case "MANAGED":
-		src = customdomain.Managed
-	case customdomain.Manual, customdomain.Managed:
-	default:
-		causes = append(causes, "certificateSourceType: "+strconv.Quote(req.CertificateSourceType)+" is not one of MANUAL, OKTA_MANAGED")
+	case err != nil:
+		causes = append(causes, err.Error())
 	}
 	if len(causes) > 0 {
 		return errValidation(causes...)

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
-	"github.com/hallmark-dev/hallmark/internal/store"
-	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
 // Error is Okta's error object. Every error response carries one.
@@ -25,6 +25,7 @@ type Error struct {
 	ID          string  `json:"errorId"`
 	Causes      []Cause `json:"errorCauses"`
 	internalErr error
+	retryAfter  int // seconds, for a 503
 }
 
 // Cause is one entry of errorCauses.
@@ -58,20 +59,33 @@ func errNotFound(cause string) *Error {
 func errDomainNotFound(id string) *Error {
 	return apiError(http.StatusNotFound, "E0000163", "Domain ID not found.", "Could not find custom domain with the given id: "+id)
 }
-func errRateLimited() *Error {
-	return apiError(http.StatusTooManyRequests, "E0000047", "API call exceeded rate limit due to too many requests.")
+func errRateLimited(causes ...string) *Error {
+	return apiError(http.StatusTooManyRequests, "E0000047", "API call exceeded rate limit due to too many requests.", causes...)
 }
 func errMethod(allowed string) *Error {
 	return apiError(http.StatusMethodNotAllowed, "E0000022", "The endpoint does not support the provided HTTP method", "allowed: "+allowed)
 }
 
-// fromDomainError maps the lifecycle's errors to Okta's codes: the one
-// place where a core error becomes an HTTP status.
+// oktaCodes are the refusals with a code of their own, as Okta's API
+// answers them.
+var oktaCodes = map[string]*Error{
+	"E0000161": apiError(http.StatusForbidden, "E0000161", "Unique domain name required.", "this org already has a domain with that name"),
+	"E0000162": apiError(http.StatusForbidden, "E0000162", "Domain count limit reached.", "delete a domain or ask the operator to raise --domain-limit"),
+	"E0000165": apiError(http.StatusForbidden, "E0000165", "Domain not verified.", "prove ownership first: publish the records and call POST /api/v1/domains/{id}/verify until validationStatus is VERIFIED"),
+	"E0000120": apiError(http.StatusBadRequest, "E0000120", "The custom domain requested is already in use by another organization."),
+	"E0000202": apiError(http.StatusConflict, "E0000202", "Brand name already exists.", "name: this org already has a brand of that name; choose another"),
+	"E0000203": apiError(http.StatusConflict, "E0000203", "Failed to associate this domain with the given brandId.",
+		"brandId: no brand of the domain's org has that id; create one with POST /api/v1/brands or take an id from GET /api/v1/brands"),
+}
+
+// fromDomainError maps the core's errors to Okta's: the one place where a
+// kind of refusal (internal/errs) becomes an HTTP status and an error
+// code. An error without a kind is a fault: a 500 whose text stays in the
+// log.
 func fromDomainError(err error, id string) *Error {
 	var ae *Error
 	var ne *customdomain.NameError
-	var ie *customdomain.InvalidError
-	var te *tenant.InvalidError
+	var fe *errs.FieldError
 	var ue *issuance.UploadError
 	var bu *brand.InUseError
 	switch {
@@ -81,35 +95,36 @@ func fromDomainError(err error, id string) *Error {
 		return errValidation(ue.Causes...)
 	case errors.As(err, &ne):
 		return errValidation("domain: " + ne.Reason)
-	case errors.As(err, &ie):
-		return errValidation(ie.Field + ": " + ie.Reason)
-	case errors.As(err, &te):
-		return errValidation(te.Field + ": " + te.Reason)
+	case errors.As(err, &fe):
+		return errValidation(fe.Field + ": " + fe.Reason)
 	case errors.As(err, &bu):
 		return apiError(http.StatusConflict, "E0000201", "A brand associated with a domain cannot be deleted",
 			"custom domains using it: "+strings.Join(bu.Domains, ", ")+"; move each to another brand (PUT /api/v1/domains/{id} {\"brandId\"}) or delete it first")
-	case errors.Is(err, brand.ErrDuplicateName):
-		return apiError(http.StatusConflict, "E0000202", "Brand name already exists.", "name: this org already has a brand of that name; choose another")
-	case errors.Is(err, brand.ErrUnknown):
-		return apiError(http.StatusConflict, "E0000203", "Failed to associate this domain with the given brandId.",
-			"brandId: no brand of the domain's org has that id; create one with POST /api/v1/brands or take an id from GET /api/v1/brands")
 	case errors.Is(err, brand.ErrNotFound):
 		return errNotFound("Could not find a brand with the given id")
-	case errors.Is(err, tenant.ErrForbidden):
+	}
+	if known, ok := oktaCodes[errs.CodeOf(err)]; ok {
+		e := *known
+		return &e
+	}
+	switch errs.KindOf(err) {
+	case errs.Invalid:
+		return errValidation(err.Error())
+	case errs.Unauthenticated:
+		return errInvalidToken()
+	case errs.Forbidden:
 		return errForbidden(err.Error())
-	case errors.Is(err, store.ErrNotFound):
+	case errs.NotFound:
 		if id != "" {
 			return errDomainNotFound(id)
 		}
 		return errNotFound("no such resource")
-	case errors.Is(err, customdomain.ErrDuplicate):
-		return apiError(http.StatusForbidden, "E0000161", "Unique domain name required.", "this org already has a domain with that name")
-	case errors.Is(err, customdomain.ErrLimit):
-		return apiError(http.StatusForbidden, "E0000162", "Domain count limit reached.", "delete a domain or ask the operator to raise --domain-limit")
-	case errors.Is(err, customdomain.ErrNotVerified):
-		return apiError(http.StatusForbidden, "E0000165", "Domain not verified.", "prove ownership first: publish the records and call POST /api/v1/domains/{id}/verify until validationStatus is VERIFIED")
-	case errors.Is(err, customdomain.ErrInUse):
-		return apiError(http.StatusBadRequest, "E0000120", "The custom domain requested is already in use by another organization.")
+	case errs.Conflict:
+		return apiError(http.StatusConflict, "E0000001", "Api validation failed", err.Error())
+	case errs.Unavailable:
+		e := apiError(http.StatusServiceUnavailable, "E0000010", "Service is temporarily unavailable", err.Error())
+		e.retryAfter = 30
+		return e
 	}
 	e := apiError(http.StatusInternalServerError, "E0000009", "Internal Server Error")
 	e.internalErr = err
@@ -121,6 +136,9 @@ func fromDomainError(err error, id string) *Error {
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error, domainID string) {
 	e := fromDomainError(err, domainID)
 	e.ID = oktaid.New("oae")
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
 	if e.Status >= 500 {
 		logger.ErrorContext(r.Context(), "request failed", "errorId", e.ID, "method", r.Method, "path", r.URL.Path, "err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
+	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/servicetest"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 )
@@ -39,8 +41,11 @@ type env struct {
 type envOptions struct {
 	domainLimit int
 	rateLimit   int
-	window      time.Duration
-	background  bool // run the scheduler
+	// authFailures is the failed authentications per client address and
+	// minute (0: the default).
+	authFailures int
+	window       time.Duration
+	background   bool // run the scheduler
 	// dns overrides where the checker looks (default: the env's dnstest world).
 	dns *dnscheck.Config
 }
@@ -53,9 +58,17 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}})
 	st, domains, tenants, events, logger := stack.Store, stack.Domains, stack.Tenants, stack.Events, stack.Logger
 	reg := prometheus.NewRegistry()
+	var failures *ratelimit.Limiter
+	if o.authFailures != 0 {
+		failures = ratelimit.New(o.authFailures, time.Now)
+	}
 	h := New(Config{RateLimit: o.rateLimit}, Deps{Domains: domains, Tenants: tenants, Brands: stack.Brands, Log: events, Logger: logger,
-		Registry: reg, Gatherer: reg, Ready: st.Ping})
-	srv := httptest.NewServer(h)
+		Registry: reg, Gatherer: reg, Ready: st.Ping, AuthFailures: failures})
+	// Beside the API, a stand-in for the console as cmd/hallmark mounts
+	// it: a ServeMux of its own, which cleans paths by redirecting.
+	console := http.NewServeMux()
+	console.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "console page") })
+	srv := httptest.NewServer(Split(h, console))
 	t.Cleanup(srv.Close)
 	if o.background {
 		bctx, cancel := context.WithCancel(context.Background())
@@ -118,6 +131,21 @@ func (e apiErrorJSON) causes() string {
 // do sends a request with token (SSWS) and a raw or JSON body.
 func (e *env) do(method, path, token string, body any) response {
 	e.t.Helper()
+	return e.doFrom(e.srv.Client(), method, path, token, body)
+}
+
+// clientAt is an HTTP client whose connections come from the loopback
+// address ip (any of 127.0.0.0/8), as another client machine would.
+func (e *env) clientAt(ip string) *http.Client {
+	tr := e.srv.Client().Transport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext
+	e.t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// doFrom is do through client c.
+func (e *env) doFrom(c *http.Client, method, path, token string, body any) response {
+	e.t.Helper()
 	var rd io.Reader
 	ct := ""
 	switch b := body.(type) {
@@ -140,7 +168,7 @@ func (e *env) do(method, path, token string, body any) response {
 	if token != "" {
 		req.Header.Set("Authorization", "SSWS "+token)
 	}
-	resp, err := e.srv.Client().Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -2,15 +2,16 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
+	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -120,55 +121,47 @@ func (s *Server) observe(next http.Handler) http.Handler {
 }
 
 // authenticate admits requests with a valid `Authorization: SSWS <token>`
-// and puts the caller into the context.
+// and puts the caller into the context. A client address that failed to
+// authenticate too often this minute is refused with 429 before its token
+// is looked at, whatever it sends; the count is per address, so guessing
+// from one address never locks out a valid token used from another.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		scheme, secret, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "SSWS") {
+		client := ratelimit.ClientKey(r)
+		if st := s.authFailures.Peek(client); !st.Allowed {
+			st.SetHeaders(w.Header(), s.authFailures.Now())
+			writeError(w, r, s.logger, errRateLimited("too many failed authentications from your address; retry after the time in X-Rate-Limit-Reset"), "")
+			return
+		}
+		tok, err := s.tenants.Authenticate(r.Context(), bearer(r.Header.Get("Authorization")))
+		if errors.Is(err, tenant.ErrInvalidToken) {
+			if !s.authFailures.Disabled() {
+				s.authFailures.Take(client).SetHeaders(w.Header(), s.authFailures.Now())
+			}
 			writeError(w, r, s.logger, errInvalidToken(), "")
 			return
 		}
-		tok, err := s.tenants.Authenticate(r.Context(), strings.TrimSpace(secret))
 		if err != nil {
-			writeError(w, r, s.logger, errInvalidToken(), "")
+			writeError(w, r, s.logger, fmt.Errorf("authenticating: %w", err), "")
 			return
 		}
-		if !s.limiter.allow(w, tok.ID) {
-			writeError(w, r, s.logger, errRateLimited(), "")
-			return
+		if st := s.limiter.Take(tok.ID); !s.limiter.Disabled() {
+			st.SetHeaders(w.Header(), s.limiter.Now())
+			if !st.Allowed {
+				writeError(w, r, s.logger, errRateLimited(), "")
+				return
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey, tok)))
 	})
 }
 
-// limiter is a fixed-window rate limit per token, reported in Okta's
-// X-Rate-Limit-* headers.
-type limiter struct {
-	limit int // requests per window; <= 0 disables
-	mu    sync.Mutex
-	win   int64 // current window, unix minutes
-	used  map[string]int
-	now   func() time.Time
-}
-
-func (l *limiter) allow(w http.ResponseWriter, key string) bool {
-	if l.limit <= 0 {
-		return true
+// bearer is the secret of an `SSWS <token>` Authorization header, or ""
+// (which never authenticates).
+func bearer(h string) string {
+	scheme, secret, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "SSWS") {
+		return ""
 	}
-	now := l.now()
-	win := now.Unix() / 60
-	l.mu.Lock()
-	if win != l.win {
-		l.win, l.used = win, make(map[string]int)
-	}
-	l.used[key]++
-	n := l.used[key]
-	l.mu.Unlock()
-	remaining := max(l.limit-n, 0)
-	h := w.Header()
-	h.Set("X-Rate-Limit-Limit", strconv.Itoa(l.limit))
-	h.Set("X-Rate-Limit-Remaining", strconv.Itoa(remaining))
-	h.Set("X-Rate-Limit-Reset", strconv.FormatInt((win+1)*60, 10))
-	return n <= l.limit
+	return strings.TrimSpace(secret)
 }

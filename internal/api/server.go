@@ -5,13 +5,16 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +44,10 @@ type Deps struct {
 	// CARoot is the built-in CA's root in PEM, served at
 	// GET /api/v1/ca/root.pem; nil when an ACME CA issues (404).
 	CARoot []byte
+	// AuthFailures counts failed authentications per client address; the
+	// console shares it so that guesses cannot be spread across both. Nil
+	// gets a limiter of ratelimit.DefaultAuthFailures per minute.
+	AuthFailures *ratelimit.Limiter
 }
 
 // Server is the API's HTTP handler.
@@ -51,10 +58,12 @@ type Server struct {
 	log     *systemlog.Log
 	logger  *slog.Logger
 	metrics *metrics
-	limiter *limiter
-	ready   func(context.Context) error
-	caRoot  []byte
-	handler http.Handler
+	limiter *ratelimit.Limiter
+	// authFailures counts failed authentications per client address.
+	authFailures *ratelimit.Limiter
+	ready        func(context.Context) error
+	caRoot       []byte
+	handler      http.Handler
 }
 
 // New builds the API.
@@ -64,18 +73,79 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{
 		domains: d.Domains, tenants: d.Tenants, brands: d.Brands, log: d.Log, logger: d.Logger,
-		metrics: newMetrics(d.Registry),
-		limiter: &limiter{limit: cfg.RateLimit, now: time.Now},
-		ready:   d.Ready,
-		caRoot:  d.CARoot,
+		metrics:      newMetrics(d.Registry),
+		limiter:      ratelimit.New(cfg.RateLimit, time.Now),
+		authFailures: d.AuthFailures,
+		ready:        d.Ready,
+		caRoot:       d.CARoot,
+	}
+	if s.authFailures == nil {
+		s.authFailures = ratelimit.New(ratelimit.DefaultAuthFailures, time.Now)
 	}
 	mux := http.NewServeMux()
 	s.routes(mux, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
-	s.handler = s.observe(s.recoverer(mux))
+	s.handler = s.observe(s.recoverer(s.cleanPathsOnly(mux)))
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Split sends the API's requests to api and every other request to rest
+// (the console). The API's are the paths under /api/ and the operational
+// endpoints, also when written uncleanly ("//api/v1", "/api/v1/..", "/api"),
+// so that the API refuses them in JSON instead of a ServeMux answering
+// with a redirect that a client would follow with the same method.
+func Split(api, rest http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isAPIPath(r.URL.Path) {
+			api.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})
+}
+
+func isAPIPath(p string) bool {
+	for _, p := range []string{p, path.Clean("/" + p)} {
+		switch {
+		case p == "/api", strings.HasPrefix(p, "/api/"), p == "/healthz", p == "/readyz", p == "/metrics":
+			return true
+		}
+	}
+	return false
+}
+
+// cleanPathsOnly refuses a path that is not in clean form (empty, "." or
+// ".." segments) with Okta's 400 before the mux sees it: the mux would
+// answer it with a redirect and an HTML body. Like the mux, it judges the
+// path as sent: "%2F" inside a segment is part of that segment.
+func (s *Server) cleanPathsOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.EscapedPath()
+		if c := cleanPath(p); c != p {
+			cause := fmt.Sprintf("path: %q is not in clean form (no empty, \".\" or \"..\" segments)", p)
+			if isAPIPath(c) && c != "/api" {
+				cause += "; did you mean " + c + "?"
+			}
+			writeError(w, r, s.logger, errValidation(cause), "")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath is p as ServeMux would clean it: rooted, no empty, "." or ".."
+// segments, a trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		return "/" + strings.TrimPrefix(path.Clean("/"+p), "/")
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
 
 // routes is the whole API, top to bottom.
 func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
@@ -129,15 +199,20 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	mux.Handle("DELETE /api/v1/orgs/{id}/tokens/{tokenId}", op(s.revokeToken))
 	mux.Handle("/api/v1/orgs/{id}/tokens/{tokenId}", s.notAllowed("DELETE"))
 
-	mux.Handle("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound("no API resource at " + r.URL.Path)
-	}))
+	})
+	mux.Handle("/api/", notFound)
+	mux.Handle("/api", notFound) // else the mux redirects it to /api/
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	mux.Handle("/healthz", s.notAllowed("GET, HEAD"))
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/readyz", s.notAllowed("GET, HEAD"))
 	mux.Handle("GET /metrics", metrics)
+	mux.Handle("/metrics", s.notAllowed("GET, HEAD"))
 }
 
 // handlerFunc is a handler that may fail; handle renders the error.

@@ -10,11 +10,10 @@ package brand
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/errs"
 )
 
 // Brand is a brand as stored. Empty strings are unset (null in the API).
@@ -74,18 +73,20 @@ type Store interface {
 	BrandDomains(ctx context.Context, id string) ([]string, error)
 }
 
-// Errors callers branch on; the API turns each into Okta's error code.
+// Refusals callers branch on, each with its kind and Okta's code; the API
+// maps them in one place.
 var (
 	// ErrNotFound: no brand with that id, or another org's.
-	ErrNotFound = fmt.Errorf("brand %w", store.ErrNotFound) // E0000007
+	ErrNotFound = errs.New(errs.NotFound, "", "no brand with that id") // E0000007
 	// ErrDuplicateName: the org already has a brand of that name.
-	ErrDuplicateName = errors.New("the org already has a brand with that name") // E0000202
+	ErrDuplicateName = errs.New(errs.Conflict, "E0000202", "the org already has a brand with that name")
 	// ErrUnknown: a domain was asked to move to a brand that is not one of
 	// its org's.
-	ErrUnknown = errors.New("no brand of the domain's org has that id") // E0000203
+	ErrUnknown = errs.New(errs.Conflict, "E0000203", "no brand of the domain's org has that id")
 )
 
-// InUseError refuses to delete a brand that domains still use.
+// InUseError refuses to delete a brand that domains still use (Okta's
+// E0000201).
 type InUseError struct {
 	Domains []string // their ids
 }
@@ -93,3 +94,6 @@ type InUseError struct {
 func (e *InUseError) Error() string {
 	return fmt.Sprintf("the brand is used by %d custom domain(s)", len(e.Domains))
 }
+
+// Kind is Conflict.
+func (e *InUseError) Kind() errs.Kind { return errs.Conflict }

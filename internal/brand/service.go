@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/text/language"
 
+	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
 	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
@@ -181,7 +182,7 @@ func (s *Service) Assignable(ctx context.Context, orgID, brandID string) error {
 // validate checks the writable fields; it never changes them, so a brand
 // reads back exactly as it was written.
 func validate(b Brand) error {
-	invalid := func(field, reason string) error { return &tenant.InvalidError{Field: field, Reason: reason} }
+	invalid := func(field, reason string) error { return &errs.FieldError{Field: field, Reason: reason} }
 	switch {
 	case strings.TrimSpace(b.Name) == "":
 		return invalid("name", "required; give the brand a name")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
@@ -60,7 +61,7 @@ func TestCreateValidates(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := s.Create(t.Context(), acme, tc.b)
-			var ie *tenant.InvalidError
+			var ie *errs.FieldError
 			if tc.field != "" {
 				if !errors.As(err, &ie) || ie.Field != tc.field {
 					t.Fatalf("got %v, want an InvalidError on %s", err, tc.field)

@@ -21,6 +21,8 @@ type recordView struct {
 	// Expiration is when the record may be removed (zero: keep it).
 	Expiration time.Time
 	Answers    []answerView
+	// Mark is the record's ✓ or ✗ in the latest check.
+	Mark markView
 }
 
 // answerView is one server's answer to one question.

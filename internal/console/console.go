@@ -14,6 +14,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
@@ -33,6 +34,9 @@ type Config struct {
 	SecureCookies bool
 	// CheckTimeout bounds the live DNS check of a domain page (default 15s).
 	CheckTimeout time.Duration
+	// PollInterval is how often an open domain page or domain list asks
+	// whether its domains changed (default 5s).
+	PollInterval time.Duration
 }
 
 // CertificateStore reads the certificate kept for a name; issuance.CertStore
@@ -66,6 +70,9 @@ type Deps struct {
 	// Uploader takes manual certificate uploads; nil says uploads are not
 	// available yet.
 	Uploader CertificateUploader
+	// AuthFailures counts failed sign-ins per client address, shared with
+	// the API; nil gets a limiter of ratelimit.DefaultAuthFailures a minute.
+	AuthFailures *ratelimit.Limiter
 }
 
 // Console is the web console's HTTP handler. Mount it at "/" beside the
@@ -75,9 +82,11 @@ type Console struct {
 	cfg      Config
 	deps     Deps
 	sessions *sessions
-	pages    *pages
-	handler  http.Handler
-	now      func() time.Time
+	// authFailures counts failed sign-ins per client address.
+	authFailures *ratelimit.Limiter
+	pages        *pages
+	handler      http.Handler
+	now          func() time.Time
 }
 
 // New validates cfg and deps and builds the console.
@@ -97,11 +106,17 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if cfg.CheckTimeout <= 0 {
 		cfg.CheckTimeout = 15 * time.Second
 	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 5 * time.Second
+	}
 	p, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{cfg: cfg, deps: deps, pages: p, now: time.Now}
+	c := &Console{cfg: cfg, deps: deps, pages: p, now: time.Now, authFailures: deps.AuthFailures}
+	if c.authFailures == nil {
+		c.authFailures = ratelimit.New(ratelimit.DefaultAuthFailures, time.Now)
+	}
 	c.sessions = newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions, c.now)
 	mux := http.NewServeMux()
 	c.routes(mux)
@@ -118,6 +133,7 @@ func (c *Console) routes(mux *http.ServeMux) {
 	op := func(h handlerFunc) http.Handler { return c.signedIn(c.handle(operatorOnly(h))) }
 
 	mux.Handle("GET /static/", c.static())
+	mux.Handle("GET /favicon.ico", c.favicon())
 
 	mux.Handle("GET /{$}", in(c.home))
 	mux.Handle("GET /signin", c.handle(c.signinForm))
@@ -128,6 +144,8 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.Handle("GET /domains/new", in(c.newDomainForm))
 	mux.Handle("POST /domains", in(c.createDomain))
 	mux.Handle("GET /domains/{id}", in(c.showDomain))
+	mux.Handle("GET /domains/status", c.liveJSON(c.listStatus))
+	mux.Handle("GET /domains/{id}/status", c.liveJSON(c.domainStatus))
 	mux.Handle("POST /domains/{id}/verify", in(c.verifyDomain))
 	mux.Handle("POST /domains/{id}/certificate", in(c.uploadCertificate))
 	mux.Handle("POST /domains/{id}/delete", in(c.deleteDomain))

@@ -317,7 +317,11 @@ func TestAddDomain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := b.post("/domains", url.Values{"domain": {tc.domain}, "source": {tc.source}})
 			wantStatus(t, p, tc.status)
-			wantContains(t, p, tc.want, `role="alert"`, `aria-invalid="true"`)
+			wantContains(t, p, tc.want, `role="alert"`, `aria-invalid="true"`,
+				`<a href="/domains/new" aria-current="page">Add a domain</a>`)
+			if strings.Contains(p.body, `<a href="/domains" aria-current="page">`) {
+				t.Errorf("a refused Add domain marks Domains as the current page")
+			}
 		})
 	}
 
@@ -335,17 +339,27 @@ func TestAddDomain(t *testing.T) {
 	}
 	wantContains(t, p,
 		"login.acme.test was added",
-		"NOT_STARTED",
+		`<h1 class="name">login.acme.test</h1>`,
+		`<p class="status-words" id="status">Waiting for DNS</p>`,
+		"<th scope=\"col\">Type</th><th scope=\"col\">Name</th><th scope=\"col\">Value</th>",
+		`data-copy="TXT"`,
 		`data-copy="_hallmark-challenge.login.acme.test"`,
 		`data-copy="_hallmark-challenge.login"`,
 		`data-copy="`+d.Token+`"`,
 		`data-copy="login"`,
 		`data-copy="`+cnameTarget+`"`,
-		"If your DNS host appends the zone <code>acme.test</code>",
+		"enter only the short name",
 		"_hallmark-challenge.login.acme.test.acme.test",
-		"dns.record_missing",
+		`id="mark-TXT"><div>not published yet</div>`,
+		`id="mark-CNAME"><div>not published yet</div>`,
 		"Checking stops",
 	)
+	// Before the first check, records not there yet are the next step,
+	// not errors.
+	if strings.Contains(p.body, `data-finding="dns.record_missing"`) {
+		t.Errorf("a new domain's page reports its unpublished records as problems")
+	}
+	wantNoEnum(t, p)
 }
 
 func TestRelativeLabel(t *testing.T) {
@@ -385,7 +399,10 @@ func TestVerifyExplainsQuotedValueThenVerifies(t *testing.T) {
 		`data-finding="dns.value_quoted"`,
 		"the value carries literal quotes or spaces",
 		"with no quotes or spaces around it",
-		"IN_PROGRESS",
+		`id="status">Action needed: the TXT value has extra quotes<`,
+		`id="mark-TXT"><div><span class="sign">✗</span> value has extra quotes</div>`,
+		`id="mark-CNAME"><div><span class="sign">✓</span> published</div>`,
+		`data-copy="`+d.Token+`" data-label="Copy the value `+d.Token+`"`,
 		"Checked by “Verify now”",
 		"✗ wrong value",
 		"ns1.acme.test",
@@ -396,7 +413,9 @@ func TestVerifyExplainsQuotedValueThenVerifies(t *testing.T) {
 	e.publish(d, `"`+d.Token+`"`)
 	p = b.follow(b.post("/domains/"+d.ID+"/verify", nil))
 	wantStatus(t, p, http.StatusOK)
-	wantContains(t, p, "Verified: ownership of login.acme.test is proven.", `id="status">VERIFIED<`, "Every record checks out", "✓ correct")
+	wantContains(t, p, "Verified: ownership of login.acme.test is proven.", `id="status">Verified<`, "Every record checks out", "✓ correct",
+		`id="mark-TXT"><div><span class="sign">✓</span> published</div>`, `<h2 id="records-h">DNS records</h2>`)
+	wantNoEnum(t, p)
 	if strings.Contains(p.body, "dns.value_quoted") {
 		t.Errorf("page still shows dns.value_quoted after the fix")
 	}
@@ -404,7 +423,9 @@ func TestVerifyExplainsQuotedValueThenVerifies(t *testing.T) {
 	if got.Status != customdomain.Verified {
 		t.Errorf("status = %s, want VERIFIED", got.Status)
 	}
-	wantContains(t, b.get("/domains"), "VERIFIED")
+	p = b.get("/domains")
+	wantContains(t, p, `<span class="badge st-ok">Verified</span>`)
+	wantNoEnum(t, p)
 }
 
 func TestCertificate(t *testing.T) {
@@ -414,7 +435,11 @@ func TestCertificate(t *testing.T) {
 	b := e.browser()
 	b.signIn(token)
 	p := b.get("/domains/" + d.ID)
-	wantContains(t, p, `id="no-cert"`, "No certificate yet", "Managed by Hallmark (OKTA_MANAGED)", `<label for="key-pem">`)
+	wantContains(t, p, `id="no-cert"`, "No certificate yet", "Managed by Hallmark: obtained and renewed automatically", `<label for="key-pem">`,
+		"<summary>Use my own certificate</summary>", "Uploading ends automatic renewal.")
+	if strings.Contains(p.body, `<details id="own-cert" open>`) {
+		t.Errorf("the upload form of a managed domain is open before it is asked for")
+	}
 
 	bad := selfSigned(t, "login.acme.test")
 	p = b.post("/domains/"+d.ID+"/certificate", url.Values{"certificate": {bad.cert}, "key": {bad.key}})
@@ -447,7 +472,9 @@ func TestCertificate(t *testing.T) {
 	p = b.post("/domains/"+d.ID+"/certificate", url.Values{"certificate": {good.cert}, "chain": {good.chain}, "key": {good.key}})
 	p = b.follow(p)
 	wantContains(t, p, "was uploaded", `id="cert-details"`, issuance.Fingerprint(iss.Leaf()), "CN=login.acme.test",
-		"(manual)", fmtTime(iss.Leaf().NotAfter), "none: an uploaded certificate is not renewed", "MANUAL", "COMPLETED")
+		"(manual)", fmtTime(iss.Leaf().NotAfter), "none: an uploaded certificate is not renewed", "Uploaded by you: renew it yourself",
+		`id="status">Live over HTTPS<`)
+	wantNoEnum(t, p)
 	got, _ := e.domains.Get(t.Context(), customdomain.Actor{OrgID: orgID}, d.ID)
 	if got.CertSource != customdomain.Manual || got.Status != customdomain.Completed {
 		t.Errorf("after upload: %s %s, want MANUAL COMPLETED", got.CertSource, got.Status)
@@ -519,6 +546,72 @@ func TestSystemLog(t *testing.T) {
 	if strings.Contains(p.body, "one.acme.test") {
 		t.Errorf("keyword q=two matched one.acme.test")
 	}
+}
+
+// TestSystemLogControls: the controls a person uses become clauses of the
+// filter, and-ed with the advanced expression; a bad value marks its field.
+func TestSystemLogControls(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	aID, aToken := e.newOrg("Acme")
+	d := e.createDomain(aID, "one.acme.test")
+	e.createDomain(aID, "two.acme.test")
+	if _, _, err := e.domains.Verify(t.Context(), customdomain.Actor{OrgID: aID}, d.ID); err != nil {
+		t.Fatal(err) // fails: nothing is published
+	}
+	b := e.browser()
+	b.signIn(aToken)
+
+	for _, tc := range []struct {
+		name          string
+		query         string
+		want, notWant []string
+	}{
+		{"ok/type", "type=" + systemlog.DomainVerify, []string{"Custom domain verification failed", `<option value="` + systemlog.DomainVerify + `" selected>Ownership check</option>`}, []string{"Custom domain setup initiated"}},
+		{"ok/outcome", "outcome=FAILURE", []string{"Custom domain verification failed", "Failed"}, []string{"Custom domain setup initiated"}},
+		{"ok/severity", "severity=INFO", []string{"Custom domain setup initiated", "Information"}, []string{"Custom domain verification failed"}},
+		{"ok/range", "range=1h", []string{"Custom domain setup initiated"}, nil},
+		{"ok/with-advanced", "type=" + systemlog.DomainInitiate + "&filter=" + url.QueryEscape(`target.id eq "`+d.ID+`"`), []string{"one.acme.test", `<details id="advanced" class="wide" open>`}, []string{"two.acme.test"}},
+		{"ok/controls-leave-advanced-closed", "type=" + systemlog.DomainInitiate, []string{`<details id="advanced" class="wide">`}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.get("/logs?" + tc.query)
+			wantStatus(t, p, http.StatusOK)
+			wantContains(t, p, tc.want...)
+			for _, s := range tc.notWant {
+				if strings.Contains(p.body, s) {
+					t.Errorf("page shows %q", s)
+				}
+			}
+			wantNoEnum(t, p)
+		})
+	}
+	for _, tc := range []struct{ name, query, field string }{
+		{"fail/type", "type=nonsense", `<select id="type" name="type" aria-invalid="true"`},
+		{"fail/range", "range=5y", `<select id="range" name="range" aria-invalid="true"`},
+		{"fail/expression", "filter=" + url.QueryEscape(`eventType zz "x"`), `aria-describedby="filter-hint log-error" aria-invalid="true"`},
+		{"fail/since", "since=yesterday", `<input id="since" name="since" type="text" value="yesterday"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.get("/logs?" + tc.query)
+			wantStatus(t, p, http.StatusBadRequest)
+			wantContains(t, p, `role="alert" id="log-error"`, tc.field)
+		})
+	}
+	// The error's position is in what was typed, not in the combined
+	// expression.
+	p := b.get("/logs?type=" + systemlog.DomainVerify + "&filter=" + url.QueryEscape(`eventType zz "x"`))
+	wantContains(t, p, "at position 10")
+}
+
+func TestFavicon(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := e.browser()
+	p := b.get("/favicon.ico")
+	wantStatus(t, p, http.StatusOK)
+	if ct := p.header.Get("Content-Type"); ct != "image/svg+xml" || !strings.Contains(p.body, "<svg") {
+		t.Errorf("favicon: %q %.40q", ct, p.body)
+	}
+	wantContains(t, b.get("/signin"), `<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">`)
 }
 
 func between(s, a, b string) string {

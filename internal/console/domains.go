@@ -25,7 +25,8 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) error {
 
 type domainRow struct {
 	ID, Name, Org string
-	Status        customdomain.Status
+	Version       int64
+	Status        statusView
 	CertExpires   time.Time
 	Finding       *finding.Finding
 	LastChecked   time.Time
@@ -34,8 +35,13 @@ type domainRow struct {
 type domainList struct {
 	Rows     []domainRow
 	ShowOrg  bool
+	After    string // after= of this page
 	Next     string // after= of the next page
 	Previous bool
+	// Digest changes when a domain of the page changes; the page's script
+	// compares it with the status endpoint's.
+	Digest string
+	PollMS int64
 }
 
 func (c *Console) listDomains(w http.ResponseWriter, r *http.Request) error {
@@ -48,7 +54,7 @@ func (c *Console) listDomains(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	data := domainList{ShowOrg: cl.actor.Operator, Previous: after != ""}
+	data := domainList{ShowOrg: cl.actor.Operator, After: after, Previous: after != "", PollMS: c.cfg.PollInterval.Milliseconds()}
 	if len(ds) > domainPageSize {
 		ds = ds[:domainPageSize]
 		data.Next = ds[len(ds)-1].ID
@@ -64,7 +70,9 @@ func (c *Console) listDomains(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for _, d := range ds {
-		row := domainRow{ID: d.ID, Name: d.Name, Status: d.Status, LastChecked: d.LastChecked, Finding: headline(d.Diagnosis)}
+		row := domainRow{ID: d.ID, Name: d.Name, Version: d.Version, LastChecked: d.LastChecked, Finding: headline(d.Diagnosis)}
+		fs, checked := latestFindings(d, nil)
+		row.Status = statusOf(d, fs, checked)
 		if cl.actor.Operator {
 			row.Org = orgs[d.OrgID]
 			if d.OrgID == "" {
@@ -76,6 +84,7 @@ func (c *Console) listDomains(w http.ResponseWriter, r *http.Request) error {
 		}
 		data.Rows = append(data.Rows, row)
 	}
+	data.Digest = digest(ds)
 	return c.render(w, r, http.StatusOK, "domains", "Domains", data)
 }
 
@@ -111,13 +120,8 @@ func (c *Console) createDomain(w http.ResponseWriter, r *http.Request) error {
 		Source: strings.ToUpper(strings.TrimSpace(r.PostFormValue("source"))),
 		Target: c.deps.Domains.Config().CNAMETarget,
 	}
-	var src customdomain.CertSource
-	switch data.Source {
-	case "MANAGED", string(customdomain.Managed):
-		src = customdomain.Managed
-	case string(customdomain.Manual):
-		src = customdomain.Manual
-	default:
+	src, err := customdomain.ParseCertSource(data.Source)
+	if err != nil {
 		data.Error = &formError{Status: http.StatusBadRequest, Message: "Choose how the certificate is obtained: managed by Hallmark, or uploaded by you."}
 		return c.render(w, r, data.Error.Status, "newdomain", "Add a domain", data)
 	}
@@ -136,19 +140,30 @@ func (c *Console) createDomain(w http.ResponseWriter, r *http.Request) error {
 
 // domainPage is the live check view of one domain.
 type domainPage struct {
-	Domain      customdomain.Domain
-	StatusText  string
+	Domain customdomain.Domain
+	// Status is the domain's state in words, from the latest check.
+	Status      statusView
 	Records     []recordView
 	Zone        string
 	ZoneFromDNS bool
 	// Doubled is what a record's name becomes when a DNS host appends the
 	// zone to a full name (the registrar mistake).
-	Doubled    string
-	Check      *checkView
-	Diagnosis  []finding.Finding // stored, shown when no check is at hand
+	Doubled string
+	Check   *checkView
+	// Findings are the latest check's problems as the page shows them:
+	// before the first check, a record that is not there yet is not one.
+	Findings []finding.Finding
+	// Checked is false until a check has run (live, by Verify now, or in
+	// the background).
+	Checked bool
+	// AllGood: the latest check found every record right.
+	AllGood    bool
 	WindowEnds time.Time
 	Cert       certView
 	Upload     uploadForm
+	// PollMS is how often the page's script asks whether the domain
+	// changed, in milliseconds.
+	PollMS int64
 }
 
 func (c *Console) showDomain(w http.ResponseWriter, r *http.Request) error {
@@ -171,7 +186,7 @@ func (c *Console) showDomain(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Console) renderDomain(w http.ResponseWriter, r *http.Request, status int, d customdomain.Domain, rep *dnscheck.Report, byVerify bool, up uploadForm) error {
-	p := domainPage{Domain: d, StatusText: statusText(d.Status), Diagnosis: d.Diagnosis}
+	p := domainPage{Domain: d, PollMS: c.cfg.PollInterval.Milliseconds()}
 	p.Zone, p.ZoneFromDNS = zoneOf(d.Name, rep)
 	if rep != nil {
 		p.Check = &checkView{CheckedAt: rep.CheckedAt, ByVerify: byVerify, Findings: rep.Findings, Error: rep.Error}
@@ -179,7 +194,22 @@ func (c *Console) renderDomain(w http.ResponseWriter, r *http.Request, status in
 			p.Check.Nameservers = append(p.Check.Nameservers, bare(ns.Name)+" ("+ns.Addr+")")
 		}
 	}
-	p.Records = recordViews(c.deps.Domains.Records(d), p.Zone, rep, p.Check)
+	fs, checked := latestFindings(d, rep)
+	p.Checked = checked
+	p.Status = statusOf(d, fs, checked)
+	recs := c.deps.Domains.Records(d)
+	p.Records = recordViews(recs, p.Zone, rep, p.Check)
+	p.AllGood = checked && !hasSeverity(fs, finding.Error) && !hasSeverity(fs, finding.Warning)
+	for i := range p.Records {
+		p.Records[i].Mark = markOf(recs[i], fs, checked, !d.LastChecked.IsZero())
+		p.AllGood = p.AllGood && p.Records[i].Mark.Kind == "ok"
+	}
+	for _, f := range fs {
+		if f.ID == finding.DNSRecordMissing && d.LastChecked.IsZero() {
+			continue // the records table says "not published yet"
+		}
+		p.Findings = append(p.Findings, f)
+	}
 	if len(p.Records) > 0 {
 		p.Doubled = p.Records[0].FQDN + "." + p.Zone
 	}
@@ -190,6 +220,19 @@ func (c *Console) renderDomain(w http.ResponseWriter, r *http.Request, status in
 	up.Available = c.deps.Uploader != nil
 	p.Upload = up
 	return c.render(w, r, status, "domain", d.Name, p)
+}
+
+// latestFindings are the findings of the latest check of d: the one at
+// hand when it completed, else the stored one. checked is false when no
+// check has run.
+func latestFindings(d customdomain.Domain, rep *dnscheck.Report) (fs []finding.Finding, checked bool) {
+	switch {
+	case rep != nil && rep.Error == "":
+		return rep.Findings, true
+	case !d.LastChecked.IsZero():
+		return d.Diagnosis, true
+	}
+	return nil, false
 }
 
 func (c *Console) verifyDomain(w http.ResponseWriter, r *http.Request) error {

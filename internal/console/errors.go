@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
-	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
 // formError is a refusal to show on the form that caused it: the same
@@ -19,20 +19,18 @@ type formError struct {
 	Causes  []string // one line per problem, for a certificate upload
 }
 
-// asFormError returns the form message for a refusal of the lifecycle, or
-// nil when err is not one (a fault, which becomes the error page).
+// asFormError returns the form message for a refusal of the core, by its
+// kind (internal/errs), or nil when err is a fault, which becomes the
+// error page.
 func asFormError(err error) *formError {
 	var ne *customdomain.NameError
-	var ie *customdomain.InvalidError
-	var te *tenant.InvalidError
+	var fe *errs.FieldError
 	var ue *issuance.UploadError
 	switch {
 	case errors.As(err, &ne):
 		return &formError{Status: http.StatusBadRequest, Message: "That name cannot be used: " + ne.Reason + "."}
-	case errors.As(err, &ie):
-		return &formError{Status: http.StatusBadRequest, Message: fieldName(ie.Field) + ": " + ie.Reason + "."}
-	case errors.As(err, &te):
-		return &formError{Status: http.StatusBadRequest, Message: fieldName(te.Field) + ": " + te.Reason + "."}
+	case errors.As(err, &fe):
+		return &formError{Status: http.StatusBadRequest, Message: fieldName(fe.Field) + ": " + fe.Reason + "."}
 	case errors.As(err, &ue):
 		return &formError{Status: http.StatusBadRequest, Message: "The certificate was refused; nothing was changed.", Causes: ue.Causes}
 	case errors.Is(err, customdomain.ErrDuplicate):
@@ -41,10 +39,20 @@ func asFormError(err error) *formError {
 		return &formError{Status: http.StatusForbidden, Message: "Your organization has reached its domain limit. Delete a domain you no longer need, or ask the operator to raise the limit."}
 	case errors.Is(err, customdomain.ErrInUse):
 		return &formError{Status: http.StatusConflict, Message: "This name is already verified by another organization. A name serves one organization; ask the operator if it should move."}
-	case errors.Is(err, customdomain.ErrUploadsUnavailable):
-		return &formError{Status: http.StatusServiceUnavailable, Message: "Certificate upload is not available on this server yet; nothing was changed."}
 	case errors.Is(err, customdomain.ErrNotVerified):
-		return &formError{Status: http.StatusForbidden, Message: "Ownership of this domain is not proven yet. Publish the records, press Verify now until the status is VERIFIED, then upload the certificate."}
+		return &formError{Status: http.StatusForbidden, Message: "Ownership of this domain is not proven yet. Publish the records, press Verify now until the status reads “Verified”, then upload the certificate."}
+	}
+	switch errs.KindOf(err) {
+	case errs.Invalid:
+		return &formError{Status: http.StatusBadRequest, Message: err.Error() + "."}
+	case errs.Unauthenticated, errs.Forbidden:
+		return &formError{Status: http.StatusForbidden, Message: "You may not do this with the token you signed in with."}
+	case errs.NotFound:
+		return &formError{Status: http.StatusNotFound, Message: "That no longer exists; it may have been deleted meanwhile."}
+	case errs.Conflict:
+		return &formError{Status: http.StatusConflict, Message: "That conflicts with what is stored now; reload the page and try again."}
+	case errs.Unavailable:
+		return &formError{Status: http.StatusServiceUnavailable, Message: "This is not available on this server right now (" + err.Error() + "); nothing was changed."}
 	}
 	return nil
 }

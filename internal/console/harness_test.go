@@ -1,9 +1,11 @@
 package console
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -11,10 +13,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
 	"github.com/hallmark-dev/hallmark/internal/servicetest"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
@@ -44,11 +48,24 @@ type env struct {
 type envOptions struct {
 	noUploader bool
 	tls        bool
+	// authFailures is the failed sign-ins per client address and minute
+	// (0: the default).
+	authFailures int
+	// live runs the lifecycle's scheduler with a short backoff, and the
+	// console's pages poll fast: a domain turns Verified while a page is
+	// open.
+	live bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	stack := servicetest.New(t, servicetest.Options{})
+	var so servicetest.Options
+	var cfg Config
+	if o.live {
+		so.Domains = customdomain.Config{BackoffFirst: 300 * time.Millisecond, BackoffMax: time.Second, PollInterval: 100 * time.Millisecond}
+		cfg.PollInterval = 200 * time.Millisecond
+	}
+	stack := servicetest.New(t, so)
 	st, domains, tenants, events, logger, checker := stack.Store, stack.Domains, stack.Tenants, stack.Events, stack.Logger, stack.Checker
 	key := make([]byte, sealed.KeySize)
 	rand.Read(key)
@@ -67,15 +84,24 @@ func newEnv(t *testing.T, o envOptions) *env {
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Root())
 	deps := Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger, Checker: checker, Certificates: st}
+	if o.authFailures != 0 {
+		deps.AuthFailures = ratelimit.New(o.authFailures, time.Now)
+	}
 	if !o.noUploader {
-		keeper, err := issuance.NewKeeper(nil, st, box)
+		keeper, err := issuance.NewKeeper(nil, box)
 		if err != nil {
 			t.Fatal(err)
 		}
 		domains.UseCertificates(customdomain.Certificates{Keeper: keeper, Upload: issuance.CheckOptions{PublicRoots: roots}})
 		deps.Uploader = domains
 	}
-	c, err := New(Config{}, deps)
+	if o.live {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); domains.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	c, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,10 +164,31 @@ func (e *env) browser() *browser {
 	return &browser{e: e, c: &c}
 }
 
+// browserAt is a browser whose connections come from the loopback address
+// ip (any of 127.0.0.0/8), as another machine would.
+func (e *env) browserAt(ip string) *browser {
+	b := e.browser()
+	tr := e.srv.Client().Transport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext
+	e.t.Cleanup(tr.CloseIdleConnections)
+	b.c.Transport = tr
+	return b
+}
+
 type page struct {
 	status int
 	header http.Header
 	body   string
+}
+
+// Names carry <wbr> after their dots and keep hyphenated labels whole in
+// spans (line-breaking, not text); tests read names as a person sees
+// them, so that a check that a name is absent cannot pass because of the
+// markup.
+var nbRE = regexp.MustCompile(`<span class="nb">([^<]*)</span>`)
+
+func plainNames(body string) string {
+	return nbRE.ReplaceAllString(strings.ReplaceAll(body, "<wbr>", ""), "$1")
 }
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -165,7 +212,7 @@ func (b *browser) do(method, path string, form url.Values) page {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	p := page{status: resp.StatusCode, header: resp.Header, body: string(data)}
+	p := page{status: resp.StatusCode, header: resp.Header, body: plainNames(string(data))}
 	if m := csrfRE.FindStringSubmatch(p.body); m != nil {
 		b.csrf = m[1]
 	}
@@ -218,6 +265,22 @@ func wantContains(t *testing.T, p page, subs ...string) {
 	for _, s := range subs {
 		if !strings.Contains(p.body, s) {
 			t.Errorf("page does not contain %q; body:\n%s", s, p.body)
+		}
+	}
+}
+
+var tagRE = regexp.MustCompile(`<[^>]*>`)
+
+// rawEnums are the API's enumerations, which a page never shows.
+var rawEnums = []string{"NOT_STARTED", "IN_PROGRESS", "VERIFIED", "COMPLETED", "FAILED_TO_VERIFY", "OKTA_MANAGED", "MANUAL"}
+
+// wantNoEnum fails when the page's text (not its markup) shows a raw enum.
+func wantNoEnum(t *testing.T, p page) {
+	t.Helper()
+	text := tagRE.ReplaceAllString(p.body, " ")
+	for _, e := range rawEnums {
+		if strings.Contains(text, e) {
+			t.Errorf("page shows the raw enum %s", e)
 		}
 	}
 }

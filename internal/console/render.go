@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -39,10 +40,28 @@ var funcs = template.FuncMap{
 	"when":        fmtTime,
 	"ago":         relTime,
 	"ttl":         fmtTTL,
-	"statusText":  statusText,
 	"statusClass": statusClass,
-	"sevClass":    func(s finding.Severity) string { return "sev-" + string(s) },
-	"join":        strings.Join,
+	"statusWords": statusWords,
+	"name":        breakDots,
+	"prose":       prose,
+	"secondsUntil": func(t time.Time) int {
+		return max(0, int(time.Until(t).Seconds()))
+	},
+	// offset is t in seconds from now, for the script to keep "ago" and
+	// "in" current from the page's own clock.
+	"offset": func(t time.Time) int { return int(time.Until(t).Seconds()) },
+	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"hasProblem": func(fs []finding.Finding) bool {
+		return hasSeverity(fs, finding.Error) || hasSeverity(fs, finding.Warning)
+	},
+	"sevWords": sevWords,
+	"copyOf":   copyOf,
+	"show":     show,
+	"choiceArgs": func(name, label string, f choiceField, invalid string) choiceArgs {
+		return choiceArgs{Name: name, Label: label, Field: f, Invalid: invalid == name}
+	},
+	"sevClass": func(s finding.Severity) string { return "sev-" + string(s) },
+	"join":     strings.Join,
 }
 
 func parsePages() (*pages, error) {
@@ -88,7 +107,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if !ok {
 		return fmt.Errorf("console: no template %q", page)
 	}
-	v := view{Title: title, Nav: navOf(r.URL.Path), D: data}
+	v := view{Title: title, Nav: navOf(page), D: data}
 	if cl := callerFrom(r.Context()); cl != nil {
 		v.Caller = &callerView{Name: displayName(cl.actor), Operator: cl.actor.Operator, Org: cl.org}
 		v.CSRF = cl.sess.csrf
@@ -104,13 +123,59 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	return err
 }
 
-func navOf(path string) string {
-	for _, p := range []string{"/domains/new", "/domains", "/logs", "/orgs"} {
-		if strings.HasPrefix(path, p) {
-			return p
-		}
+// navOf is the navigation item a page belongs to. It goes by the page,
+// not the path: a refused "Add domain" is rendered at POST /domains.
+func navOf(page string) string {
+	switch page {
+	case "domains", "domain":
+		return "/domains"
+	case "newdomain":
+		return "/domains/new"
+	case "logs":
+		return "/logs"
+	case "orgs", "org":
+		return "/orgs"
 	}
 	return ""
+}
+
+// breakDots writes a DNS name so that it wraps only after a dot: each
+// label is kept whole (a hyphen is no break) and a <wbr> follows each dot.
+// A label too long for a phone's line is left to wrap anywhere.
+func breakDots(name string) template.HTML {
+	labels := strings.SplitAfter(name, ".")
+	var b strings.Builder
+	for i, l := range labels {
+		if i > 0 {
+			b.WriteString("<wbr>")
+		}
+		if len(l) <= maxWholeLabel && strings.Contains(l, "-") {
+			b.WriteString(`<span class="nb">` + template.HTMLEscapeString(l) + "</span>")
+		} else {
+			b.WriteString(template.HTMLEscapeString(l))
+		}
+	}
+	return template.HTML(b.String())
+}
+
+// maxWholeLabel is the longest label kept on one line (a phone's line
+// holds about 28 characters of code).
+const maxWholeLabel = 24
+
+// nameRE finds DNS names (and addresses) in a sentence.
+var nameRE = regexp.MustCompile(`[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+`)
+
+// prose writes a sentence whose names wrap only after their dots.
+func prose(s string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range nameRE.FindAllStringIndex(s, -1) {
+		b.WriteString(template.HTMLEscapeString(s[last:m[0]]))
+		b.WriteString(string(breakDots(s[m[0]:m[1]])))
+		last = m[1]
+	}
+	b.WriteString(template.HTMLEscapeString(s[last:]))
+	return template.HTML(b.String())
 }
 
 // handlerFunc is a page handler that may fail; handle renders the error.
@@ -161,6 +226,16 @@ func errBadRequest(msg string) *pageError {
 // fail renders err as an error page. Internal error text never reaches the
 // browser; it goes to the log with an error id the page shows.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
+	pe := c.pageErrorOf(r, err)
+	if rerr := c.render(w, r, pe.Status, "error", pe.Heading, pe); rerr != nil {
+		c.deps.Logger.ErrorContext(r.Context(), "console error page failed", "err", rerr)
+		http.Error(w, pe.Heading, pe.Status)
+	}
+}
+
+// pageErrorOf is what a person is told about err. A fault is logged with
+// an error id, and only the id is told.
+func (c *Console) pageErrorOf(r *http.Request, err error) *pageError {
 	var pe *pageError
 	switch {
 	case errors.As(err, &pe):
@@ -172,10 +247,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 		pe = &pageError{http.StatusInternalServerError, "Something went wrong",
 			"The console could not complete this request. Try again; if it keeps failing, give the operator the error id " + id + "."}
 	}
-	if rerr := c.render(w, r, pe.Status, "error", pe.Heading, pe); rerr != nil {
-		c.deps.Logger.ErrorContext(r.Context(), "console error page failed", "err", rerr)
-		http.Error(w, pe.Heading, pe.Status)
-	}
+	return pe
 }
 
 // recoverer turns a panic into the error page; the browser never sees it.
@@ -221,6 +293,15 @@ func (c *Console) static() http.Handler {
 			return
 		}
 		files.ServeHTTP(w, r)
+	})
+}
+
+// favicon answers browsers that ask for /favicon.ico with the icon the
+// pages link to.
+func (c *Console) favicon() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		http.ServeFileFS(w, r, staticFS, "static/favicon.svg")
 	})
 }
 
@@ -274,22 +355,6 @@ func fmtTTL(ttl uint32) string {
 		return "—"
 	}
 	return fmt.Sprintf("%d s (%s)", ttl, time.Duration(ttl)*time.Second)
-}
-
-func statusText(s customdomain.Status) string {
-	switch s {
-	case customdomain.NotStarted:
-		return "Not checked yet: publish the records, then press Verify now."
-	case customdomain.InProgress:
-		return "Checking: the records are not right yet; Hallmark keeps checking in the background."
-	case customdomain.Verified:
-		return "Ownership proven."
-	case customdomain.Completed:
-		return "Ownership proven and a certificate is served."
-	case customdomain.FailedToVerify:
-		return "Verification window closed without proof. Fix the records and press Verify now to open a new window."
-	}
-	return ""
 }
 
 func statusClass(s customdomain.Status) string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
+	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
@@ -161,7 +162,10 @@ func (ss *sessions) expired(s *session, seen, now time.Time) bool {
 }
 
 // get returns the live session with id and marks it used.
-func (ss *sessions) get(id string) (*session, bool) {
+func (ss *sessions) get(id string) (*session, bool) { return ss.find(id, true) }
+
+// find returns the live session with id; touch marks it used.
+func (ss *sessions) find(id string, touch bool) (*session, bool) {
 	if id == "" {
 		return nil, false
 	}
@@ -178,7 +182,9 @@ func (ss *sessions) get(id string) (*session, bool) {
 		delete(ss.m, id)
 		return nil, false
 	}
-	s.seen = now
+	if touch {
+		s.seen = now
+	}
 	return s, true
 }
 
@@ -222,12 +228,16 @@ func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value,
 
 // lookup returns the request's session and the actor of its token, or nil
 // when there is none or its token is no longer valid.
-func (c *Console) lookup(r *http.Request) (*caller, error) {
+func (c *Console) lookup(r *http.Request) (*caller, error) { return c.lookupSession(r, true) }
+
+// lookupSession is lookup; touch false leaves the session's idle time
+// alone, so that a page's polling script does not keep it alive.
+func (c *Console) lookupSession(r *http.Request, touch bool) (*caller, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return nil, nil
 	}
-	s, ok := c.sessions.get(ck.Value)
+	s, ok := c.sessions.find(ck.Value, touch)
 	if !ok {
 		return nil, nil
 	}
@@ -291,11 +301,24 @@ func tokenEqual(got, want string) bool {
 	return got != "" && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
-// safeNext keeps a post-sign-in redirect on this site.
+// safeNext keeps a post-sign-in redirect on this site: next must be a path
+// of this origin ("/domains/x?y"), printable ASCII without backslashes, so
+// that no browser's URL parser (which drops tabs and newlines and reads "\"
+// as "/") can turn it into another host. Anything else goes to /domains.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
-		return "/domains"
+	const home = "/domains"
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 2048 {
+		return home
+	}
+	for i := 0; i < len(next); i++ {
+		if b := next[i]; b <= ' ' || b >= 0x7f || b == '\\' {
+			return home
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") ||
+		strings.HasPrefix(u.Path, "//") {
+		return home
 	}
 	return next
 }
@@ -331,12 +354,23 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) error {
 		return errCSRF
 	}
 	next := safeNext(r.PostFormValue("next"))
+	// An address that failed too often this minute is refused before its
+	// token is looked at; other addresses are not affected.
+	client := ratelimit.ClientKey(r)
+	if st := c.authFailures.Peek(client); !st.Allowed {
+		st.SetHeaders(w.Header(), c.authFailures.Now())
+		return c.renderSignin(w, r, http.StatusTooManyRequests, signinData{Next: next,
+			Error: "Too many failed sign-ins from your address. Wait a minute, then try again."})
+	}
 	secret := strings.TrimSpace(r.PostFormValue("token"))
 	if strings.HasPrefix(strings.ToUpper(secret), "SSWS ") {
 		secret = strings.TrimSpace(secret[5:])
 	}
 	tok, err := c.deps.Tenants.Authenticate(r.Context(), secret)
 	if errors.Is(err, tenant.ErrInvalidToken) {
+		if !c.authFailures.Disabled() {
+			c.authFailures.Take(client).SetHeaders(w.Header(), c.authFailures.Now())
+		}
 		msg := "That token is not valid: it is mistyped, revoked, or belongs to another Hallmark server."
 		if secret == "" {
 			msg = "Enter an API token."

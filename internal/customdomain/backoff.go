@@ -1,10 +1,6 @@
 package customdomain
 
-import (
-	"math"
-	"math/rand/v2"
-	"time"
-)
+import "time"
 
 // The published re-check schedule of a pending domain: the n-th background
 // check (n from 0) waits min(First × Factor^n, Max), ±10% jitter so that
@@ -16,13 +12,3 @@ const (
 	BackoffFactor = 1.5
 	BackoffMax    = time.Hour
 )
-
-// backoff returns how long to wait before background check n.
-func (s *Service) backoff(n int) time.Duration {
-	d := float64(s.cfg.BackoffFirst) * math.Pow(BackoffFactor, float64(n))
-	if d > float64(s.cfg.BackoffMax) || math.IsInf(d, 0) {
-		d = float64(s.cfg.BackoffMax)
-	}
-	jitter := 0.9 + 0.2*rand.Float64()
-	return time.Duration(d * jitter)
-}

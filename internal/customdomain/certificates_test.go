@@ -143,7 +143,7 @@ func (h *harness) newService(box *sealed.Box, certs bool) *customdomain.Service 
 	if !certs {
 		return svc
 	}
-	keeper, err := issuance.NewKeeper(h.issuer, h.st, box)
+	keeper, err := issuance.NewKeeper(h.issuer, box)
 	if err != nil {
 		h.t.Fatal(err)
 	}

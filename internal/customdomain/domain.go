@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/finding"
+	"github.com/hallmark-dev/hallmark/internal/issuance"
 )
 
 // Status is a domain's validationStatus, in Okta's words.
@@ -54,16 +55,21 @@ type Domain struct {
 	WindowStart time.Time
 	VerifiedAt  time.Time // zero until proven
 	LastChecked time.Time // zero until checked
-	// NextCheck is when the scheduler checks the domain next; zero means
-	// never (proven or failed).
+	// NextCheck is when background work on the domain is due next (a
+	// re-check, the first certificate, a renewal, the watch); zero means
+	// never. A claim never moves it: the lease is held apart.
 	NextCheck time.Time
+	// Lease is the claim of the worker doing the domain's due work; zero
+	// when none holds it.
+	Lease Lease
 	// Attempts counts background checks since the backoff was last reset.
 	Attempts int
 	// Diagnosis holds the findings of the latest check.
 	Diagnosis []finding.Finding
 
-	// Cert summarises the certificate stored (and served) for the name;
-	// zero until there is one.
+	// Cert summarises the certificate served for the name, read from its
+	// certificate record (the one source of truth); zero until there is
+	// one, and for a domain that has not proven the name.
 	Cert CertInfo
 	// IssueAttempts counts consecutive failed issuance or renewal attempts.
 	IssueAttempts int
@@ -93,11 +99,24 @@ type CertInfo struct {
 // Has reports whether a certificate is recorded.
 func (c CertInfo) Has() bool { return c.Fingerprint != "" }
 
-// Store keeps domains.
+// Lease is a worker's claim on a domain's due work. The result of the work
+// is stored only while the lease holds: a worker whose lease ran out, or
+// was taken over, cannot overwrite newer state (ErrLeaseLost).
+type Lease struct {
+	Owner string // the node and worker that holds it
+	Token string // random per claim
+	Until time.Time
+}
+
+// Held reports whether l is held by the claim token at now.
+func (l Lease) Held(token string, now time.Time) bool {
+	return token != "" && l.Token == token && now.Before(l.Until)
+}
+
+// Store keeps domains. Every change of a domain is committed whole, with
+// its certificate, its system log events and its outbox entries, by
+// InsertDomain or ApplyDomain.
 type Store interface {
-	// CreateDomain fails with store.ErrConflict when the org already has
-	// that name.
-	CreateDomain(ctx context.Context, d Domain) error
 	GetDomain(ctx context.Context, id string) (Domain, error)
 	// ListDomains returns up to limit domains of an org ("" for every org)
 	// ordered by id, starting after the id after.
@@ -105,21 +124,54 @@ type Store interface {
 	// DomainsByName returns every org's domain with that name.
 	DomainsByName(ctx context.Context, name string) ([]Domain, error)
 	CountDomains(ctx context.Context, orgID string) (int, error)
-	// UpdateDomain replaces the stored domain if its stored Version still
-	// equals d.Version, and stores it with Version+1 (the new version is
-	// returned); store.ErrConflict when it changed meanwhile,
-	// store.ErrNotFound when it is gone.
-	UpdateDomain(ctx context.Context, d Domain) (int64, error)
-	DeleteDomain(ctx context.Context, id string) error
-	// ClaimDue returns up to limit domains whose NextCheck is set and not
-	// after now, ordered by NextCheck, and moves their NextCheck to
-	// leaseUntil in the same transaction so that no other worker or node
-	// claims them while they are checked. The domains are returned as
-	// stored after that change (new NextCheck and Version).
-	ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Domain, error)
+	// InsertDomain commits the creation of c.Domain (stored at Version 1)
+	// with c's events in one transaction. It fails with ErrDuplicate when
+	// the org already has the name, ErrInUse when another org has proven
+	// it, and ErrLimit when limit > 0 and the org already has limit
+	// domains: each decided inside the transaction, so concurrent creates
+	// cannot pass a check together.
+	InsertDomain(ctx context.Context, c Change, limit int) error
+	// ApplyDomain reads domain id inside one write transaction, calls
+	// decide with it (no other change of the domain can interleave, on any
+	// node), and commits the Change it returns whole: the domain at
+	// Version+1 (or its deletion), the certificate record, the events, the
+	// outbox entries and the lease's release. decide must not do I/O.
+	// When decide fails nothing is written and its error is returned;
+	// store.ErrNotFound when the domain is gone; ErrInUse when the change
+	// would prove a name another domain has proven.
+	ApplyDomain(ctx context.Context, id string, decide func(Domain) (Change, error)) (Domain, error)
+	// ClaimDue leases up to limit domains whose NextCheck is set and not
+	// after now and whose lease is free or ran out, to owner until the
+	// given time, each with a new token, in one transaction: two claimers
+	// (workers, nodes) never hold the same domain. The domains are
+	// returned with their Lease, in NextCheck order.
+	ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int) ([]Domain, error)
 	// ScheduleUnissued sets NextCheck to at, and moves Version on, for
 	// every VERIFIED OKTA_MANAGED domain without a certificate and without
 	// a NextCheck (proven while no certificate issuer was configured), and
 	// returns how many it scheduled.
 	ScheduleUnissued(ctx context.Context, at time.Time) (int, error)
+	// Certificate returns the certificate record of a name
+	// (store.ErrNotFound when it has none).
+	Certificate(ctx context.Context, name string) (issuance.Record, error)
+	Outbox
+}
+
+// Outbox is the record of committed changes of served certificates, in
+// commit order, that every edge follows.
+type Outbox interface {
+	// OutboxAfter returns up to limit entries with Seq above after, in
+	// Seq order.
+	OutboxAfter(ctx context.Context, after int64, limit int) ([]OutboxEntry, error)
+	// OutboxHead returns the highest Seq (0 when empty).
+	OutboxHead(ctx context.Context) (int64, error)
+	// PruneOutbox deletes the entries committed before t.
+	PruneOutbox(ctx context.Context, before time.Time) (int, error)
+}
+
+// OutboxEntry says that the certificate served for Name changed.
+type OutboxEntry struct {
+	Seq     int64
+	Name    string
+	Created time.Time
 }

@@ -1,25 +1,19 @@
 package customdomain
 
 import (
-	"errors"
-
+	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/store"
 )
 
-// Errors callers branch on. The API turns each into Okta's error code in
-// one place.
+// Refusals callers branch on, each with its kind and Okta's code; the API
+// and the console map them in one place each.
 var (
 	ErrNotFound    = store.ErrNotFound
-	ErrDuplicate   = errors.New("the org already has a domain with that name")          // E0000161
-	ErrLimit       = errors.New("the org has reached its domain count limit")           // E0000162
-	ErrNotVerified = errors.New("ownership of the domain has not been proven")          // E0000165
-	ErrInUse       = errors.New("the domain is already in use by another organization") // E0000120
+	ErrDuplicate   = errs.New(errs.Conflict, "E0000161", "the org already has a domain with that name")
+	ErrLimit       = errs.New(errs.Forbidden, "E0000162", "the org has reached its domain count limit")
+	ErrNotVerified = errs.New(errs.Forbidden, "E0000165", "ownership of the domain has not been proven")
+	ErrInUse       = errs.New(errs.Conflict, "E0000120", "the domain is already in use by another organization")
 )
 
 // InvalidError is bad input with the field it concerns.
-type InvalidError struct {
-	Field  string
-	Reason string
-}
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
+type InvalidError = errs.FieldError

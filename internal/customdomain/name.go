@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/hallmark-dev/hallmark/internal/errs"
 )
 
 // NameError says why a name cannot be a custom domain. Its text is meant
@@ -18,6 +20,9 @@ type NameError struct {
 }
 
 func (e *NameError) Error() string { return fmt.Sprintf("domain %q: %s", e.Name, e.Reason) }
+
+// Kind is errs.Invalid.
+func (e *NameError) Kind() errs.Kind { return errs.Invalid }
 
 // idnaProfile maps Unicode names to their ASCII form as browsers do
 // (UTS #46, transitional processing off) and checks hostname rules.

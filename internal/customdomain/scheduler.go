@@ -6,12 +6,17 @@ import (
 	"time"
 )
 
+// OutboxRetention is how long outbox entries are kept: far longer than any
+// edge takes to catch up (one poll), short enough that the table stays small.
+const OutboxRetention = time.Hour
+
 // Run is the one scheduler of the lifecycle, until ctx ends: it re-checks
 // pending domains, issues the first certificate of verified managed ones,
-// and watches and renews active ones. It claims due domains from the store
-// (so several nodes never work on the same one at once, and a restart
-// resumes where the store says) and works on at most Config.Workers at a
-// time.
+// and watches and renews active ones. It leases due domains from the store
+// (so several workers or nodes never work on the same one at once, and a
+// restart resumes where the store says), works on at most Config.Workers
+// at a time, and claims more as soon as a worker is free. On every poll it
+// also brings the edge up to date with the other nodes' commits.
 func (s *Service) Run(ctx context.Context) error {
 	if s.certs.Certifier != nil {
 		// Managed domains proven while no issuer was configured have
@@ -24,17 +29,26 @@ func (s *Service) Run(ctx context.Context) error {
 			s.logger.Info("scheduled verified domains without a certificate", "domains", n)
 		}
 	}
+	s.primeEdge(ctx)
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
+	lastPrune := time.Time{}
 	for {
 		s.runDue(ctx, sem, &wg)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			s.SyncEdge(ctx)
+			if now := s.now(); now.Sub(lastPrune) > OutboxRetention/4 {
+				lastPrune = now
+				if _, err := s.store.PruneOutbox(ctx, now.Add(-OutboxRetention)); err != nil && ctx.Err() == nil {
+					s.logger.Warn("pruning the outbox", "err", err)
+				}
+			}
 		case <-s.wake:
 		}
 	}
@@ -51,16 +65,17 @@ func (s *Service) Wake() {
 func (s *Service) runDue(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) {
 	for ctx.Err() == nil {
 		// Claim only what the free workers can start now, so claimed
-		// domains do not wait out their lease in a queue.
+		// domains do not wait out their lease in a queue; a worker that
+		// finishes wakes the loop to claim again.
 		free := cap(sem) - len(sem)
 		if free == 0 {
 			return
 		}
 		now := s.now().UTC()
-		due, err := s.store.ClaimDue(ctx, now, now.Add(s.cfg.Lease), free)
+		due, err := s.store.ClaimDue(ctx, s.owner, now, now.Add(s.cfg.Lease), free)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.logger.Error("claiming due domain checks", "err", err)
+				s.logger.Error("claiming due domains", "err", err)
 			}
 			return
 		}
@@ -68,8 +83,8 @@ func (s *Service) runDue(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
-				defer func() { <-sem; wg.Done() }()
-				s.checkInBackground(ctx, d)
+				defer func() { <-sem; wg.Done(); s.Wake() }()
+				s.work(ctx, d)
 			}()
 		}
 		if len(due) < free {
@@ -78,19 +93,24 @@ func (s *Service) runDue(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 	}
 }
 
-// checkInBackground does the work a claimed domain is due for: a pending
-// domain is checked; a VERIFIED managed one gets its first certificate; an
-// active one is watched and renewed.
-func (s *Service) checkInBackground(ctx context.Context, d Domain) {
+// work does what a claimed domain is due for: a pending domain is checked;
+// a VERIFIED managed one gets its first certificate; an active one is
+// watched and renewed; anything else is taken off the schedule.
+func (s *Service) work(ctx context.Context, d Domain) {
 	switch {
 	case !d.Status.Proven():
 		s.verifyInBackground(ctx, d)
-	case d.Status == Verified && s.managed(d):
+	case d.Status == Verified && s.rules.managed(d):
 		s.obtain(ctx, d)
 	case d.Status == Completed:
 		s.maintain(ctx, d)
 	default:
-		s.park(ctx, d)
+		s.finish(ctx, d, func(cur Domain, _ time.Time) (Change, error) {
+			if cur.Status != d.Status {
+				return Change{}, errNoChange
+			}
+			return s.rules.Parked(cur), nil
+		})
 	}
 }
 
@@ -101,7 +121,7 @@ func (s *Service) verifyInBackground(ctx context.Context, d Domain) {
 	if ctx.Err() != nil {
 		return // shutting down: the lease expires and the check is redone
 	}
-	if _, err := s.apply(ctx, System, d.ID, rep, false); err != nil {
-		s.logger.Warn("recording background check", "domain", d.Name, "err", err)
+	if _, err := s.recordCheck(ctx, System, d.ID, Check{Report: rep}, d.Lease.Token); err != nil && ctx.Err() == nil {
+		s.logger.Info("background check not recorded", "domain", d.Name, "err", err)
 	}
 }

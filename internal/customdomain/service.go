@@ -2,20 +2,20 @@ package customdomain
 
 import (
 	"context"
-	"crypto/rand"
+	rand2 "crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
+	"math/rand/v2"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/finding"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
-	"github.com/hallmark-dev/hallmark/internal/store"
-	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
@@ -55,6 +55,8 @@ type Config struct {
 	// it. One attempt (a DNS check, an issuance) is bounded by half of it
 	// (default 2m).
 	Lease time.Duration
+	// Owner names this node in the leases it takes (default host/pid/random).
+	Owner string
 	// Brands creates each new domain's brand and checks the brand a domain
 	// moves to; nil leaves brand ids unchecked.
 	Brands Brands
@@ -65,9 +67,10 @@ type Checker interface {
 	Check(ctx context.Context, e dnscheck.Expectation) dnscheck.Report
 }
 
-// EventLog records system log events.
+// EventLog is told when events were committed with a change, so that its
+// followers (a long poll, `hallmark logs --follow`) look again.
 type EventLog interface {
-	Append(ctx context.Context, e systemlog.Event) (systemlog.Event, error)
+	Notify()
 }
 
 // Actor is who asks (see tenant.Actor).
@@ -76,9 +79,12 @@ type Actor = tenant.Actor
 // System is the actor of background work.
 var System = Actor{Operator: true, ID: "hallmark", Name: "Hallmark scheduler"}
 
-// Service runs the lifecycle of custom domains.
+// Service runs the lifecycle of custom domains: it gathers what the rules
+// need (DNS checks, issuance), asks the Rules for the change, and has the
+// store commit it whole.
 type Service struct {
 	cfg     Config
+	rules   Rules
 	store   Store
 	checker Checker
 	log     EventLog
@@ -86,6 +92,11 @@ type Service struct {
 	now     func() time.Time
 	wake    chan struct{}
 	certs   Certificates
+	owner   string // this node's name in the leases it takes
+
+	edgeMu    sync.Mutex
+	edgeSeq   int64 // outbox position the edge has caught up to; -1 before the first look
+	edgePrime bool
 }
 
 // New validates cfg and returns a Service.
@@ -133,8 +144,16 @@ func New(cfg Config, st Store, checker Checker, log EventLog, logger *slog.Logge
 	if cfg.Lease <= 0 {
 		cfg.Lease = 2 * time.Minute
 	}
-	return &Service{cfg: cfg, store: st, checker: checker, log: log, logger: logger,
-		now: time.Now, wake: make(chan struct{}, 1)}, nil
+	if cfg.Owner == "" {
+		host, _ := os.Hostname()
+		cfg.Owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), randomHex(4))
+	}
+	rules := Rules{CNAMETarget: cfg.CNAMETarget, VerifyWindow: cfg.VerifyWindow,
+		BackoffFirst: cfg.BackoffFirst, BackoffMax: cfg.BackoffMax,
+		WatchInterval: cfg.WatchInterval, MovedGrace: cfg.MovedGrace,
+		Jitter: func() float64 { return 0.9 + 0.2*rand.Float64() }}
+	return &Service{cfg: cfg, rules: rules, store: st, checker: checker, log: log, logger: logger,
+		now: time.Now, wake: make(chan struct{}, 1), owner: cfg.Owner, edgeSeq: -1}, nil
 }
 
 func validLabel(l string) bool {
@@ -152,6 +171,21 @@ func validLabel(l string) bool {
 // Config returns the validated configuration.
 func (s *Service) Config() Config { return s.cfg }
 
+// Rules returns the lifecycle's rules as configured.
+func (s *Service) Rules() Rules { return s.rules }
+
+// ParseCertSource reads a certificateSourceType: MANUAL, OKTA_MANAGED, or
+// MANAGED (a synonym of OKTA_MANAGED), in any case.
+func ParseCertSource(v string) (CertSource, error) {
+	switch strings.ToUpper(strings.TrimSpace(v)) {
+	case string(Manual):
+		return Manual, nil
+	case string(Managed), "MANAGED":
+		return Managed, nil
+	}
+	return "", &InvalidError{Field: "certificateSourceType", Reason: fmt.Sprintf("%q is not one of MANUAL, OKTA_MANAGED", v)}
+}
+
 // Create registers name for the actor's org and returns the domain with the
 // records to publish.
 func (s *Service) Create(ctx context.Context, a Actor, name string, src CertSource) (Domain, error) {
@@ -159,60 +193,29 @@ func (s *Service) Create(ctx context.Context, a Actor, name string, src CertSour
 	if err != nil {
 		return Domain{}, err
 	}
-	switch src {
-	case Manual, Managed:
-	default:
-		return Domain{}, &InvalidError{"certificateSourceType", fmt.Sprintf("%q is not one of MANUAL, OKTA_MANAGED", src)}
-	}
-	others, err := s.store.DomainsByName(ctx, n)
-	if err != nil {
-		return Domain{}, fmt.Errorf("%s: looking up existing domains: %w", n, err)
-	}
-	for _, o := range others {
-		if o.OrgID == a.OrgID {
-			return Domain{}, ErrDuplicate
-		}
-		if o.Status.Proven() {
-			return Domain{}, ErrInUse
-		}
-	}
-	if s.cfg.DomainLimit > 0 && !a.Operator {
-		c, err := s.store.CountDomains(ctx, a.OrgID)
-		if err != nil {
-			return Domain{}, fmt.Errorf("counting domains: %w", err)
-		}
-		if c >= s.cfg.DomainLimit {
-			return Domain{}, ErrLimit
-		}
+	if src, err = ParseCertSource(string(src)); err != nil {
+		return Domain{}, err
 	}
 	brandID, err := s.newBrand(ctx, a.OrgID, n)
 	if err != nil {
 		return Domain{}, err
 	}
-	now := s.now().UTC()
-	d := Domain{
-		ID:          oktaid.New("dom"),
-		OrgID:       a.OrgID,
-		Name:        n,
-		CertSource:  src,
-		Status:      NotStarted,
-		Token:       randomHex(16),
-		BrandID:     brandID,
-		Created:     now,
-		Updated:     now,
-		WindowStart: now,
-		NextCheck:   now.Add(s.backoff(0)),
+	d := Domain{ID: oktaid.New("dom"), OrgID: a.OrgID, Name: n, CertSource: src,
+		Token: randomHex(16), BrandID: brandID}
+	c := s.rules.Created(a, d, s.now().UTC())
+	limit := s.cfg.DomainLimit
+	if a.Operator {
+		limit = 0
 	}
-	if err := s.store.CreateDomain(ctx, d); err != nil {
+	if err := s.store.InsertDomain(ctx, c, limit); err != nil {
 		s.discardBrand(ctx, n, brandID)
-		if errors.Is(err, store.ErrConflict) {
-			return Domain{}, ErrDuplicate
+		if errors.Is(err, ErrDuplicate) || errors.Is(err, ErrInUse) || errors.Is(err, ErrLimit) {
+			return Domain{}, err
 		}
 		return Domain{}, fmt.Errorf("%s: storing domain: %w", n, err)
 	}
-	d.Version = 1
-	s.event(ctx, a, d, systemlog.DomainInitiate, "SUCCESS", "", "Custom domain setup initiated", nil)
-	return d, nil
+	s.committed(ctx, c)
+	return c.Domain, nil
 }
 
 // Get returns a domain the actor may see.
@@ -221,12 +224,14 @@ func (s *Service) Get(ctx context.Context, a Actor, id string) (Domain, error) {
 	if err != nil {
 		return Domain{}, err
 	}
-	if !a.Operator && d.OrgID != a.OrgID {
+	if !visible(a, d) {
 		// Another org's domain does not exist for this actor.
 		return Domain{}, ErrNotFound
 	}
 	return d, nil
 }
+
+func visible(a Actor, d Domain) bool { return a.Operator || d.OrgID == a.OrgID }
 
 // List returns a page of the actor's domains (every org's for the
 // operator), ordered by id, after the id after.
@@ -238,75 +243,69 @@ func (s *Service) List(ctx context.Context, a Actor, after string, limit int) ([
 	return s.store.ListDomains(ctx, org, after, limit)
 }
 
+// change commits the Change the rules decide for the actor's domain id,
+// as stored at the moment of the commit: changes of one domain are
+// serialised by the store, so concurrent requests each apply in turn.
+func (s *Service) change(ctx context.Context, a Actor, id string, decide func(Domain, time.Time) (Change, error)) (Domain, Change, error) {
+	var c Change
+	d, err := s.store.ApplyDomain(ctx, id, func(cur Domain) (Change, error) {
+		if !visible(a, cur) {
+			return Change{}, ErrNotFound
+		}
+		var err error
+		c, err = decide(cur, s.now().UTC())
+		return c, err
+	})
+	if err != nil {
+		return Domain{}, Change{}, err
+	}
+	s.committed(ctx, c)
+	return d, c, nil
+}
+
+// committed tells the system log's followers and the edge what a commit
+// changed.
+func (s *Service) committed(ctx context.Context, c Change) {
+	if len(c.Events) > 0 && s.log != nil {
+		s.log.Notify()
+	}
+	if len(c.Served) > 0 {
+		s.SyncEdge(ctx)
+	}
+	if !c.Delete && !c.Domain.NextCheck.IsZero() && !c.Domain.NextCheck.After(s.now()) {
+		s.Wake()
+	}
+}
+
 // Delete removes a domain.
 func (s *Service) Delete(ctx context.Context, a Actor, id string) error {
-	d, err := s.Get(ctx, a, id)
-	if err != nil {
-		return err
-	}
-	if err := s.store.DeleteDomain(ctx, id); err != nil {
-		return err
-	}
-	if d.Status.Proven() && s.certs.Keeper != nil {
-		// Only the proven domain of a name owns its certificate.
-		if err := s.certs.Keeper.Forget(ctx, d.Name); err != nil {
-			s.logger.Warn("deleting the certificate of a deleted domain", "domain", d.Name, "err", err)
-		}
-		s.invalidate(d.Name)
-	}
-	s.event(ctx, a, d, systemlog.DomainDelete, "SUCCESS", "", "Custom domain deleted", nil)
-	return nil
+	s.primeEdge(ctx)
+	_, _, err := s.change(ctx, a, id, func(d Domain, now time.Time) (Change, error) {
+		return s.rules.Deleted(a, d, now), nil
+	})
+	return err
 }
 
 // SetBrand associates the domain with a brand.
 func (s *Service) SetBrand(ctx context.Context, a Actor, id, brandID string) (Domain, error) {
 	brandID = strings.TrimSpace(brandID)
 	if brandID == "" || len(brandID) > 64 || !validLabel(brandID) {
-		return Domain{}, &InvalidError{"brandId", "must be 1 to 64 letters, digits, '-' or '_'"}
+		return Domain{}, &InvalidError{Field: "brandId", Reason: "must be 1 to 64 letters, digits, '-' or '_'"}
 	}
-	var from string
-	d, err := s.update(ctx, a, id, func(d *Domain) error {
-		if err := s.checkBrand(ctx, *d, brandID); err != nil {
-			return err
-		}
-		from = d.BrandID
-		d.BrandID = brandID
-		return nil
-	})
-	if err != nil {
+	if cur, err := s.Get(ctx, a, id); err != nil {
+		return Domain{}, err
+	} else if err := s.checkBrand(ctx, cur, brandID); err != nil {
 		return Domain{}, err
 	}
-	if d.Status.Proven() {
-		s.invalidate(d.Name) // the edge's page shows the brand's name
-	}
-	s.event(ctx, a, d, systemlog.DomainUpdate, "SUCCESS", "", "Custom domain brand changed",
-		map[string]any{"brandIdFrom": from, "brandIdTo": brandID})
-	return d, nil
-}
-
-// update applies fn to the stored domain with optimistic concurrency,
-// retrying when another writer got there first.
-func (s *Service) update(ctx context.Context, a Actor, id string, fn func(*Domain) error) (Domain, error) {
-	for range 5 {
-		d, err := s.Get(ctx, a, id)
-		if err != nil {
-			return Domain{}, err
+	d, _, err := s.change(ctx, a, id, func(d Domain, now time.Time) (Change, error) {
+		c := s.rules.Rebranded(a, d, brandID, now)
+		if d.Status.Proven() {
+			// The edge's page for the name shows the brand's name.
+			c.Served = append(c.Served, d.Name)
 		}
-		if err := fn(&d); err != nil {
-			return Domain{}, err
-		}
-		d.Updated = s.now().UTC()
-		v, err := s.store.UpdateDomain(ctx, d)
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return Domain{}, fmt.Errorf("%s: storing domain: %w", d.Name, err)
-		}
-		d.Version = v
-		return d, nil
-	}
-	return Domain{}, fmt.Errorf("domain %s: too many concurrent changes, try again", id)
+		return c, nil
+	})
+	return d, err
 }
 
 // Verify checks the domain's records now, records the result, and resets
@@ -318,135 +317,29 @@ func (s *Service) Verify(ctx context.Context, a Actor, id string) (Domain, dnsch
 		return Domain{}, dnscheck.Report{}, err
 	}
 	rep := s.checker.Check(ctx, s.Expectation(d))
-	d, err = s.apply(ctx, a, d.ID, rep, true)
+	d, err = s.recordCheck(ctx, a, d.ID, Check{Report: rep, Manual: true}, "")
 	return d, rep, err
 }
 
-// apply records a check's result and moves the domain to its next status.
-// manual is true for a verify call: it resets the backoff and reopens a
-// closed window.
-func (s *Service) apply(ctx context.Context, a Actor, id string, rep dnscheck.Report, manual bool) (Domain, error) {
-	var event, outcome, reason, msg string
-	var movedWas time.Time
-	var wake bool
-	findings := rep.Findings
-	d, err := s.update(ctx, a, id, func(d *Domain) error {
-		event, outcome, reason, msg = "", "", "", ""
-		movedWas, wake = d.MovedSince, false
-		now := s.now().UTC()
-		d.LastChecked = now
-		fs := findings
-		if rep.OK() {
-			if taken, err := s.provenElsewhere(ctx, *d); err != nil {
-				return err
-			} else if taken {
-				fs = append(fs, inUseFinding(d.Name))
-			}
+// recordCheck commits a check's result. lease is the claim token of a
+// background check ("" for a verify call). When the store refuses the
+// proof because another domain has proven the name, the check is recorded
+// as such (domain.in_use).
+func (s *Service) recordCheck(ctx context.Context, a Actor, id string, c Check, lease string) (Domain, error) {
+	decide := func(d Domain, now time.Time) (Change, error) {
+		if lease != "" && !d.Lease.Held(lease, now) {
+			return Change{}, ErrLeaseLost
 		}
-		d.Diagnosis = fs
-		if d.Status.Proven() {
-			// Already proven: keep the status; the diagnosis shows how the
-			// records look now.
-			if manual {
-				event, outcome, msg = systemlog.DomainVerify, "SUCCESS", "Custom domain ownership already verified"
-				if finding.HasError(fs) {
-					outcome, reason = "FAILURE", firstError(fs)
-					msg = "Custom domain records no longer verify"
-				}
-				s.verifyProven(d, fs, now)
-				wake = !d.NextCheck.IsZero()
-			}
-			return nil
-		}
-		if !finding.HasError(fs) {
-			d.Status = Verified
-			d.VerifiedAt = now
-			d.NextCheck = time.Time{}
-			if s.managed(*d) {
-				// Issue at once: the scheduler is woken below.
-				d.NextCheck, d.IssueRetryAt, wake = now, time.Time{}, true
-			}
-			d.Attempts = 0
-			event, outcome, msg = systemlog.DomainVerify, "SUCCESS", "Custom domain ownership verified"
-			return nil
-		}
-		if manual {
-			if d.Status == FailedToVerify {
-				d.WindowStart = now
-			}
-			d.Attempts = 0
-			d.Status = InProgress
-			d.NextCheck = now.Add(s.backoff(0))
-			event, outcome, reason, msg = systemlog.DomainVerify, "FAILURE", firstError(fs), "Custom domain verification failed"
-			return nil
-		}
-		d.Attempts++
-		if !now.Before(d.WindowStart.Add(s.cfg.VerifyWindow)) {
-			d.Status = FailedToVerify
-			d.NextCheck = time.Time{}
-			event, outcome, reason, msg = systemlog.DomainVerify, "FAILURE", "DNS verification timeout",
-				fmt.Sprintf("Custom domain verification timed out after %s", s.cfg.VerifyWindow)
-			return nil
-		}
-		d.Status = InProgress
-		next := now.Add(s.backoff(d.Attempts))
-		if end := d.WindowStart.Add(s.cfg.VerifyWindow); next.After(end) {
-			next = end // one last check when the window closes
-		}
-		d.NextCheck = next
-		return nil
-	})
-	if err != nil {
-		return Domain{}, err
+		ch := s.rules.Checked(a, d, c, now)
+		ch.Release = lease != ""
+		return ch, nil
 	}
-	if event != "" {
-		s.event(ctx, a, d, event, outcome, reason, msg, map[string]any{"findings": d.Diagnosis, "manual": manual})
+	d, _, err := s.change(ctx, a, id, decide)
+	if errors.Is(err, ErrInUse) && !c.Taken {
+		c.Taken = true
+		d, _, err = s.change(ctx, a, id, decide)
 	}
-	s.movedEvent(ctx, a, d, movedWas, moveFindings(findings))
-	if wake {
-		s.Wake()
-	}
-	return d, nil
-}
-
-// verifyProven is a verify call on a proven domain: an active domain's
-// moved state follows its CNAME as the check saw it, and the scheduler is
-// asked to act now (issue, or retry a failed renewal) instead of waiting
-// out the backoff, except after a rate limit.
-func (s *Service) verifyProven(d *Domain, fs []finding.Finding, now time.Time) {
-	if d.Status == Completed && s.cfg.CNAMETarget != "" {
-		switch moved := moveFindings(fs); {
-		case len(moved) > 0 && d.MovedSince.IsZero():
-			d.MovedSince = now
-		case len(moved) == 0:
-			d.MovedSince = time.Time{}
-		}
-		if !d.MovedSince.IsZero() {
-			d.Diagnosis = append([]finding.Finding{s.movedFinding(*d, now)}, fs...)
-		}
-	}
-	if !s.managed(*d) && d.Status != Completed {
-		return
-	}
-	if slices.Contains(finding.IDs(d.Diagnosis), finding.ACMERateLimited) {
-		return
-	}
-	d.IssueRetryAt = time.Time{}
-	d.NextCheck = now
-}
-
-// provenElsewhere reports whether another org has proven d's name.
-func (s *Service) provenElsewhere(ctx context.Context, d Domain) (bool, error) {
-	others, err := s.store.DomainsByName(ctx, d.Name)
-	if err != nil {
-		return false, fmt.Errorf("%s: looking up other orgs' domains: %w", d.Name, err)
-	}
-	for _, o := range others {
-		if o.ID != d.ID && o.Status.Proven() {
-			return true, nil
-		}
-	}
-	return false, nil
+	return d, err
 }
 
 func inUseFinding(name string) finding.Finding {
@@ -469,82 +362,62 @@ func firstError(fs []finding.Finding) string {
 	return ""
 }
 
-// AssignToOrg moves the proven domain name to a new org (org creation with
-// a customDomain). Only a domain proven by the operator, or already the
-// org's, can be assigned.
-func (s *Service) AssignToOrg(ctx context.Context, name, orgID string, check bool) error {
+// CheckAssignable reports whether the proven domain name could be assigned
+// to a new org (org creation with a customDomain): ErrNotVerified when no
+// domain has proven it, ErrInUse when another org has.
+func (s *Service) CheckAssignable(ctx context.Context, name string) error {
+	_, err := s.provenDomain(ctx, name, "")
+	return err
+}
+
+// AssignToOrg moves the proven domain name to orgID (org creation with a
+// customDomain). Only a domain proven by the operator, or already the
+// org's, can be assigned; the rule is checked inside the commit.
+func (s *Service) AssignToOrg(ctx context.Context, name, orgID string) error {
+	d, err := s.provenDomain(ctx, name, orgID)
+	if err != nil {
+		return err
+	}
+	// The domain gets a brand of its new org; the old one stays with the
+	// operator.
+	var brandID string
+	if d.OrgID != orgID && s.cfg.Brands != nil {
+		if brandID, err = s.newBrand(ctx, orgID, d.Name); err != nil {
+			return err
+		}
+	}
+	_, _, err = s.change(ctx, System, d.ID, func(d Domain, now time.Time) (Change, error) {
+		c, err := s.rules.Assigned(d, orgID, now)
+		if err == nil && brandID != "" {
+			c.Domain.BrandID = brandID
+		}
+		return c, err
+	})
+	if err != nil && brandID != "" {
+		s.discardBrand(ctx, d.Name, brandID)
+	}
+	return err
+}
+
+func (s *Service) provenDomain(ctx context.Context, name, orgID string) (Domain, error) {
 	n, err := NormalizeName(name)
 	if err != nil {
-		return &InvalidError{"customDomain", err.Error()}
+		return Domain{}, &InvalidError{Field: "customDomain", Reason: err.Error()}
 	}
 	ds, err := s.store.DomainsByName(ctx, n)
 	if err != nil {
-		return fmt.Errorf("%s: looking up domain: %w", n, err)
+		return Domain{}, fmt.Errorf("%s: looking up domain: %w", n, err)
 	}
 	for _, d := range ds {
 		if !d.Status.Proven() {
 			continue
 		}
 		if d.OrgID != "" && d.OrgID != orgID {
-			return ErrInUse
+			return Domain{}, ErrInUse
 		}
-		if check {
-			return nil
-		}
-		// The domain gets a brand of its new org; the old one stays with
-		// the operator.
-		brandID := d.BrandID
-		if d.OrgID != orgID && s.cfg.Brands != nil {
-			if brandID, err = s.newBrand(ctx, orgID, d.Name); err != nil {
-				return err
-			}
-		}
-		_, err := s.update(ctx, System, d.ID, func(d *Domain) error {
-			if d.OrgID != "" && d.OrgID != orgID {
-				return ErrInUse
-			}
-			d.OrgID, d.BrandID = orgID, brandID
-			return nil
-		})
-		if err != nil && brandID != d.BrandID {
-			s.discardBrand(ctx, d.Name, brandID)
-		}
-		return err
+		return d, nil
 	}
-	return ErrNotVerified
-}
-
-func (s *Service) event(ctx context.Context, a Actor, d Domain, typ, result, reason, msg string, debug map[string]any) {
-	sev := "INFO"
-	if result == "FAILURE" {
-		sev = "WARN"
-	}
-	actor := systemlog.Actor{ID: a.ID, Type: "PublicClientApp", DisplayName: a.Name}
-	if a == System {
-		actor.Type = "SystemPrincipal"
-	}
-	e := systemlog.Event{
-		EventType:      typ,
-		Severity:       sev,
-		DisplayMessage: msg,
-		Actor:          actor,
-		Target: []systemlog.Target{{
-			ID: d.ID, Type: "CustomDomain", AlternateID: d.Name, DisplayName: d.Name,
-			DetailEntry: map[string]any{
-				"custom_domain_name":                    d.Name,
-				"custom_domain_status":                  strings.ToLower(string(d.Status)),
-				"custom_domain_certificate_source_type": string(d.CertSource),
-				"custom_domain_brand_id":                d.BrandID,
-			},
-		}},
-		Outcome:      systemlog.Outcome{Result: result, Reason: truncate(reason, 255)},
-		DebugContext: systemlog.DebugContext{DebugData: debug},
-		OrgID:        d.OrgID,
-	}
-	if _, err := s.log.Append(ctx, e); err != nil {
-		// The change itself is stored; losing its log line must not undo it.
-		s.logger.Error("system log append failed", "eventType", typ, "domain", d.Name, "err", err)
-	}
+	return Domain{}, ErrNotVerified
 }
 
 func truncate(s string, n int) string {
@@ -556,6 +429,6 @@ func truncate(s string, n int) string {
 
 func randomHex(n int) string {
 	b := make([]byte, n)
-	rand.Read(b)
+	rand2.Read(b)
 	return hex.EncodeToString(b)
 }

@@ -242,6 +242,17 @@ func (a *ACME) CAAIdentities(ctx context.Context) ([]string, error) {
 	return a.caaIDs, nil
 }
 
+// replacesRefused reports whether the CA refused an order for the
+// certificate its `replaces` field names, rather than the order itself.
+func replacesRefused(err error) bool {
+	var ar *acme.AlreadyReplacedError
+	if errors.As(err, &ar) {
+		return true
+	}
+	var pd *acme.ProblemDetails
+	return errors.As(err, &pd) && (pd.Type == acme.ServerInternalErrorType || pd.Type == acme.MalformedErrorType)
+}
+
 func accountUnknown(err error) bool {
 	var pd *acme.ProblemDetails
 	return errors.As(err, &pd) && pd.Type == acme.AccountDoesNotExistErrorType
@@ -286,9 +297,11 @@ func (a *ACME) issue(ctx context.Context, req Request) (*Issued, *lego.Client, e
 		}
 	}
 	res, err := client.Certificate.Obtain(ctx, or)
-	var ar *acme.AlreadyReplacedError
-	if errors.As(err, &ar) && or.ReplacesCertID != "" {
-		// Another attempt already replaced it; a plain order is right.
+	if or.ReplacesCertID != "" && replacesRefused(err) {
+		// Another attempt already replaced it, or the CA does not know
+		// the certificate it names (Pebble 2.10 looks serials whose top
+		// bit is set up without their DER zero byte): `replaces` is
+		// advice to the CA (RFC 9773 §5), so a plain order is right.
 		or.ReplacesCertID = ""
 		res, err = client.Certificate.Obtain(ctx, or)
 	}

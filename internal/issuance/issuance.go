@@ -73,6 +73,8 @@ type Record struct {
 	NotAfter  time.Time
 	// Fingerprint is the leaf's SHA-256 in colon hex (publicCertificate).
 	Fingerprint string
+	// Subject is the leaf's subject (publicCertificate).
+	Subject string
 	// RenewAt is when renewal is due; zero for manual certificates, which
 	// are never renewed.
 	RenewAt time.Time
@@ -102,6 +104,7 @@ func Seal(box *sealed.Box, iss *Issued, renewAt time.Time) (Record, error) {
 		NotBefore:   leaf.NotBefore,
 		NotAfter:    leaf.NotAfter,
 		Fingerprint: Fingerprint(leaf),
+		Subject:     leaf.Subject.String(),
 		RenewAt:     renewAt,
 	}, nil
 }

@@ -2,9 +2,9 @@ package issuance
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -14,12 +14,11 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/crypto/x509roots/fallback/bundle"
-
 	"github.com/hallmark-dev/hallmark/finding"
+	"github.com/hallmark-dev/hallmark/internal/errs"
+	"github.com/hallmark-dev/hallmark/trust"
 )
 
 // MaxUploadBytes caps the body of PUT /api/v1/domains/{id}/certificate. A
@@ -51,6 +50,9 @@ type UploadError struct {
 func (e *UploadError) Error() string {
 	return "certificate upload refused: " + strings.Join(e.Causes, "; ")
 }
+
+// Kind is errs.Invalid.
+func (e *UploadError) Kind() errs.Kind { return errs.Invalid }
 
 // DecodeUpload reads the JSON body, at most MaxUploadBytes of it.
 func DecodeUpload(r io.Reader) (Upload, error) {
@@ -94,30 +96,9 @@ type Checked struct {
 	Warnings []finding.Finding
 }
 
-var (
-	publicRootsOnce sync.Once
-	publicRoots     *x509.CertPool
-)
-
-// PublicRoots is Mozilla's root set as a pool of our own (the fallback
-// bundle, without installing it process-wide).
-func PublicRoots() *x509.CertPool {
-	publicRootsOnce.Do(func() {
-		publicRoots = x509.NewCertPool()
-		for r := range bundle.Roots() {
-			c, err := x509.ParseCertificate(r.Certificate)
-			if err != nil {
-				continue
-			}
-			if r.Constraint != nil {
-				publicRoots.AddCertWithConstraint(c, r.Constraint)
-			} else {
-				publicRoots.AddCert(c)
-			}
-		}
-	})
-	return publicRoots
-}
+// PublicRoots is Mozilla's root set, the one the trust package (and the
+// doctor) judges chains against.
+func PublicRoots() *x509.CertPool { return trust.MozillaRoots() }
 
 // CheckUpload checks an uploaded certificate for name and returns it ready
 // to seal, or an *UploadError naming every problem found.
@@ -160,8 +141,10 @@ func CheckUpload(name string, u Upload, opts CheckOptions) (*Checked, error) {
 	if key != nil && !publicKeyEqual(key.Public(), leaf.PublicKey) {
 		refuse("privateKey does not match the certificate %s: it belongs to another certificate", subj)
 	}
-	if msg := weakKey(leaf.PublicKey); msg != "" {
-		refuse("the certificate's key is %s; use RSA of at least 2048 bits or ECDSA P-256/P-384", msg)
+	switch leaf.PublicKey.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+	default:
+		refuse("the certificate's key is %T, which browsers do not accept; use RSA of at least 2048 bits or ECDSA P-256/P-384", leaf.PublicKey)
 	}
 	if err := leaf.VerifyHostname(name); err != nil {
 		refuse("the certificate %s does not cover %s: it is valid for %s", subj, name, namesOf(leaf))
@@ -177,25 +160,14 @@ func CheckUpload(name string, u Upload, opts CheckOptions) (*Checked, error) {
 	if isSelfSigned(leaf) {
 		refuse("the certificate %s is self-signed; upload a certificate issued by a certificate authority", subj)
 	}
-	for i, c := range append([]*x509.Certificate{leaf}, chain...) {
-		if i > 0 && isSelfSigned(c) {
-			continue // a root's own signature is not checked by clients
-		}
-		if weakSignature(c.SignatureAlgorithm) {
-			refuse("%s is signed with %s; a signature with SHA-256 or better is required", position(i, c), c.SignatureAlgorithm)
-		}
-	}
-
 	var warnings []finding.Finding
 	if !isSelfSigned(leaf) {
 		causes = append(causes, checkLinks(leaf, chain)...)
 	}
 	if len(causes) == 0 {
-		w, cause := verifyChain(name, leaf, chain, roots, now)
-		if cause != "" {
-			refuse("%s", cause)
-		}
-		warnings = w
+		var more []string
+		warnings, more = verifyChain(name, leaf, chain, roots, now)
+		causes = append(causes, more...)
 	}
 	if len(causes) > 0 {
 		return nil, &UploadError{Causes: causes}
@@ -234,10 +206,13 @@ func checkLinks(leaf *x509.Certificate, chain []*x509.Certificate) []string {
 	return nil
 }
 
-// verifyChain verifies against the public roots, then against a root
-// included in the upload (accepted with a warning).
-func verifyChain(name string, leaf *x509.Certificate, chain []*x509.Certificate, public *x509.CertPool, now time.Time) ([]finding.Finding, string) {
-	inter := x509.NewCertPool()
+// verifyChain judges the chain as it will be served (without a root) the
+// way the doctor does, with the trust package's verifier and its key and
+// signature policy: against the public roots, then against a root included
+// in the upload (accepted with a warning). Revocation is not asked: a
+// certificate just issued has none to report.
+func verifyChain(name string, leaf *x509.Certificate, chain []*x509.Certificate, public *x509.CertPool, now time.Time) ([]finding.Finding, []string) {
+	served := []*x509.Certificate{leaf}
 	private := x509.NewCertPool()
 	var privateRoot *x509.Certificate
 	for _, c := range chain {
@@ -245,38 +220,63 @@ func verifyChain(name string, leaf *x509.Certificate, chain []*x509.Certificate,
 			private.AddCert(c)
 			privateRoot = c
 		} else {
-			inter.AddCert(c)
+			served = append(served, c)
 		}
 	}
-	opts := x509.VerifyOptions{DNSName: name, Intermediates: inter, Roots: public, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	_, err := leaf.Verify(opts)
-	if err == nil {
-		return nil, ""
+	verify := func(roots *x509.CertPool) *trust.Result {
+		v, err := trust.New(trust.Config{Roots: roots, Revocation: trust.RevocationOff, DisableAIA: true, Now: func() time.Time { return now }})
+		if err != nil {
+			panic(err) // the configuration above is valid
+		}
+		res, _ := v.Verify(context.Background(), name, served, nil)
+		return res
 	}
-	if privateRoot != nil {
-		opts.Roots = private
-		if _, err2 := leaf.Verify(opts); err2 == nil {
-			return []finding.Finding{{
+	res := verify(public)
+	var warnings []finding.Finding
+	if privateRoot != nil && unanchored(res.Findings) {
+		if res2 := verify(private); !unanchored(res2.Findings) {
+			res = res2
+			warnings = append(warnings, finding.Finding{
 				ID:       finding.ChainUntrusted,
 				Severity: finding.Warning,
 				Summary:  "The certificate chains to a root that is not publicly trusted",
 				Detail:   fmt.Sprintf("The chain ends at %s, which is not in Mozilla's root set. Browsers and clients that do not have this root installed will refuse the connection.", describeCert(privateRoot)),
 				Fix:      "Use a certificate from a public CA, or install this root on every client that connects.",
 				Evidence: map[string]any{"root": privateRoot.Subject.String(), "fingerprint": Fingerprint(privateRoot)},
-			}}, ""
-		} else {
-			err = err2
+			})
 		}
 	}
-	last := leaf
-	if len(chain) > 0 {
-		last = chain[len(chain)-1]
+	var causes []string
+	for _, f := range res.Findings {
+		switch {
+		case f.Severity == finding.Error && f.ID == finding.ChainUntrusted || f.ID == finding.ChainIncomplete:
+			last := served[len(served)-1]
+			causes = append(causes, fmt.Sprintf("the chain does not verify: %s is issued by %q, which is neither in certificateChain nor a public root; add the missing intermediate (and the root, if it is private) to certificateChain", describeCert(last), last.Issuer.String()))
+		case f.Severity == finding.Error:
+			causes = append(causes, f.Summary+"; "+lowerFirst(f.Fix))
+		case f.Severity == finding.Warning:
+			warnings = append(warnings, f)
+		}
 	}
-	var uae x509.UnknownAuthorityError
-	if errors.As(err, &uae) {
-		return nil, fmt.Sprintf("the chain does not verify: %s is issued by %q, which is neither in certificateChain nor a public root; add the missing intermediate (and the root, if it is private) to certificateChain", describeCert(last), last.Issuer.String())
+	return warnings, causes
+}
+
+// unanchored reports whether the findings say the chain reaches no
+// trusted root.
+func unanchored(fs []finding.Finding) bool {
+	for _, f := range fs {
+		if f.Severity == finding.Error && (f.ID == finding.ChainUntrusted || f.ID == finding.ChainIncomplete) {
+			return true
+		}
 	}
-	return nil, fmt.Sprintf("the chain does not verify: %v", err)
+	return false
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 func parseCertField(field, s string, single bool) (*x509.Certificate, error) {
@@ -362,32 +362,6 @@ func publicKeyEqual(a, b crypto.PublicKey) bool {
 	return ok && eq.Equal(b)
 }
 
-func weakKey(pub crypto.PublicKey) string {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		if k.N.BitLen() < 2048 {
-			return fmt.Sprintf("RSA %d bits", k.N.BitLen())
-		}
-	case *ecdsa.PublicKey:
-		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
-			return "ECDSA " + k.Curve.Params().Name
-		}
-	default:
-		return fmt.Sprintf("%T, which clients do not accept", pub)
-	}
-	return ""
-}
-
-func weakSignature(a x509.SignatureAlgorithm) bool {
-	switch a {
-	case x509.SHA256WithRSA, x509.SHA384WithRSA, x509.SHA512WithRSA,
-		x509.SHA256WithRSAPSS, x509.SHA384WithRSAPSS, x509.SHA512WithRSAPSS,
-		x509.ECDSAWithSHA256, x509.ECDSAWithSHA384, x509.ECDSAWithSHA512:
-		return false
-	}
-	return true
-}
-
 // isSelfSigned: issuer equals subject and the certificate's own key made
 // the signature (CA or not, which CheckSignatureFrom would insist on).
 func isSelfSigned(c *x509.Certificate) bool {
@@ -401,7 +375,7 @@ func isSelfSigned(c *x509.Certificate) bool {
 
 // signedBy reports whether parent's key signed child. CheckSignatureFrom
 // also insists that parent be a CA, which is what a chain needs. A weak
-// algorithm counts as linked here: weakSignature reports it on its own.
+// algorithm counts as linked here: the trust verifier reports it on its own.
 func signedBy(child, parent *x509.Certificate) bool {
 	if !bytes.Equal(child.RawIssuer, parent.RawSubject) {
 		return false

@@ -53,7 +53,7 @@ func TestCheckUpload(t *testing.T) {
 		{name: "fail/not-yet-valid", upload: ok(future, inter, root), wantErr: []string{"not valid yet"}},
 		{name: "fail/expiry-over-10-years", upload: ok(tooLong, inter, root), wantErr: []string{"more than 10 years"}},
 		{name: "fail/wrong-name", upload: ok(wrongName, inter, root), wantErr: []string{"does not cover login.acme.test: it is valid for www.other.test"}},
-		{name: "fail/rsa-1024", upload: ok(weak, inter, root), wantErr: []string{"RSA 1024 bits"}},
+		{name: "fail/rsa-1024", upload: ok(weak, inter, root), wantErr: []string{"weak 1024-bit RSA key"}},
 		{name: "fail/ecdsa-p521", upload: ok(curve, inter, root), wantErr: []string{"ECDSA P-521"}},
 		{name: "fail/sha1-signature", upload: ok(sha1, rsaInter, root), wantErr: []string{"signed with SHA1-RSA"}},
 		{name: "fail/self-signed", upload: ok(selfSigned), wantErr: []string{"self-signed"}},

@@ -5,12 +5,12 @@
 // suite both pass.
 package store
 
-import "errors"
+import "github.com/hallmark-dev/hallmark/internal/errs"
 
 var (
 	// ErrNotFound: no row has that key.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errs.New(errs.NotFound, "", "not found")
 	// ErrConflict: a unique key is already taken, or a conditional update
 	// lost a race.
-	ErrConflict = errors.New("conflict")
+	ErrConflict = errs.New(errs.Conflict, "", "conflict")
 )

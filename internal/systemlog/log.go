@@ -41,16 +41,17 @@ func New(store Store, logger *slog.Logger, now func() time.Time) *Log {
 	return &Log{store: store, logger: logger, now: now}
 }
 
-// Append fills what the caller left empty (a random UUID, Published = now,
-// Version "0", Severity INFO), upper-cases Severity and Outcome.Result (the
-// filter compares them exactly; see ParseFilter), stores the event and
-// returns it as stored, with its Seq.
-func (l *Log) Append(ctx context.Context, e Event) (Event, error) {
+// Prepare fills what the caller left empty (a random UUID, Published =
+// now, Version "0", Severity INFO) and upper-cases Severity and
+// Outcome.Result (the filter compares them exactly; see ParseFilter). An
+// event stored by a store's transaction of its own (a domain's change) is
+// prepared with it first.
+func Prepare(e Event, now time.Time) Event {
 	if e.UUID == "" {
 		e.UUID = newUUID()
 	}
 	if e.Published.IsZero() {
-		e.Published = l.now()
+		e.Published = now
 	}
 	e.Published = e.Published.UTC()
 	if e.Version == "" {
@@ -61,19 +62,32 @@ func (l *Log) Append(ctx context.Context, e Event) (Event, error) {
 	}
 	e.Severity = asciiUpper(e.Severity)
 	e.Outcome.Result = asciiUpper(e.Outcome.Result)
+	return e
+}
+
+// Append prepares e (Prepare), stores it and returns it as stored, with
+// its Seq.
+func (l *Log) Append(ctx context.Context, e Event) (Event, error) {
+	e = Prepare(e, l.now())
 	seq, err := l.store.AppendEvent(ctx, e)
 	if err != nil {
 		return Event{}, fmt.Errorf("appending %s event: %w", e.EventType, err)
 	}
 	e.Seq = seq
+	l.Notify()
+	l.logger.DebugContext(ctx, "system log event", "eventType", e.EventType, "uuid", e.UUID, "seq", seq, "org", e.OrgID)
+	return e, nil
+}
+
+// Notify wakes the followers waiting on Changed: events were committed
+// (by Append, or by a store transaction that carried them).
+func (l *Log) Notify() {
 	l.mu.Lock()
 	if l.changed != nil {
 		close(l.changed)
 		l.changed = nil
 	}
 	l.mu.Unlock()
-	l.logger.DebugContext(ctx, "system log event", "eventType", e.EventType, "uuid", e.UUID, "seq", seq, "org", e.OrgID)
-	return e, nil
 }
 
 // newUUID returns a random (version 4) UUID.

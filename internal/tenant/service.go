@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
 	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
@@ -20,24 +21,27 @@ import (
 
 var (
 	// ErrInvalidToken: the token is unknown or revoked.
-	ErrInvalidToken = errors.New("invalid token")
+	ErrInvalidToken = errs.New(errs.Unauthenticated, "E0000011", "invalid token")
 	// ErrForbidden: only the operator manages orgs and their tokens.
-	ErrForbidden = errors.New("only the operator token may manage orgs and their tokens")
+	ErrForbidden = errs.New(errs.Forbidden, "E0000006", "only the operator token may manage orgs and their tokens")
 )
 
 // tokenPrefix starts every generated token so that secret scanners and
 // people recognise it.
 const tokenPrefix = "hm_"
 
-// EventLog records system log events.
+// EventLog is told when events were committed with a change, so that its
+// followers look again.
 type EventLog interface {
-	Append(ctx context.Context, e systemlog.Event) (systemlog.Event, error)
+	Notify()
 }
 
 // Domains is what org creation needs of the custom-domain lifecycle:
-// AssignToOrg checks (check=true) or moves a proven name to an org.
+// whether a proven name can be assigned, and its move to the new org
+// (the rule checked again inside that commit).
 type Domains interface {
-	AssignToOrg(ctx context.Context, name, orgID string, check bool) error
+	CheckAssignable(ctx context.Context, name string) error
+	AssignToOrg(ctx context.Context, name, orgID string) error
 }
 
 // Service manages orgs and tokens and records their changes in the
@@ -130,33 +134,35 @@ func (s *Service) CreateOrg(ctx context.Context, a Actor, o Org) (Org, error) {
 	}
 	o.Name = strings.TrimSpace(o.Name)
 	if o.Name == "" || len(o.Name) > 200 {
-		return Org{}, &InvalidError{"name", "give the org a name of 1 to 200 characters"}
+		return Org{}, &InvalidError{Field: "name", Reason: "give the org a name of 1 to 200 characters"}
 	}
 	if o.Upstream != "" {
 		u, err := url.Parse(o.Upstream)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-			return Org{}, &InvalidError{"upstream", "give an absolute http:// or https:// URL without credentials, such as https://app.internal:8443"}
+			return Org{}, &InvalidError{Field: "upstream", Reason: "give an absolute http:// or https:// URL without credentials, such as https://app.internal:8443"}
 		}
 	}
 	if o.CustomDomain != "" {
 		if s.domains == nil {
-			return Org{}, &InvalidError{"customDomain", "custom domains are not available here"}
+			return Org{}, &InvalidError{Field: "customDomain", Reason: "custom domains are not available here"}
 		}
-		if err := s.domains.AssignToOrg(ctx, o.CustomDomain, "", true); err != nil {
+		if err := s.domains.CheckAssignable(ctx, o.CustomDomain); err != nil {
 			return Org{}, err
 		}
 	}
 	o.ID = oktaid.New("org")
 	o.Created = s.now().UTC()
-	if err := s.store.CreateOrg(ctx, o); err != nil {
+	if err := s.store.CreateOrg(ctx, o, s.event(a, systemlog.OrgCreate, o.ID, "Org", o.ID, "Org created")); err != nil {
 		return Org{}, fmt.Errorf("storing org: %w", err)
 	}
+	s.notify()
 	if o.CustomDomain != "" {
-		if err := s.domains.AssignToOrg(ctx, o.CustomDomain, o.ID, false); err != nil {
+		// Checked again inside the domain's commit: a name proven by
+		// another org meanwhile is refused, and the org stays without it.
+		if err := s.domains.AssignToOrg(ctx, o.CustomDomain, o.ID); err != nil {
 			return Org{}, err
 		}
 	}
-	s.event(ctx, a, systemlog.OrgCreate, o.ID, "Org", o.ID, "Org created")
 	return o, nil
 }
 
@@ -177,14 +183,14 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, orgID, name string) 
 	}
 	name = strings.TrimSpace(name)
 	if len(name) > 200 {
-		return Token{}, "", &InvalidError{"name", "at most 200 characters"}
+		return Token{}, "", &InvalidError{Field: "name", Reason: "at most 200 characters"}
 	}
 	secret := NewSecret()
 	t := Token{ID: oktaid.New("tok"), OrgID: orgID, Name: name, Hash: Hash(secret), Prefix: prefixOf(secret), Created: s.now().UTC()}
-	if err := s.store.CreateToken(ctx, t); err != nil {
+	if err := s.store.CreateToken(ctx, t, s.event(a, systemlog.TokenCreate, orgID, "Token", t.ID, "API token created")); err != nil {
 		return Token{}, "", fmt.Errorf("storing token: %w", err)
 	}
-	s.event(ctx, a, systemlog.TokenCreate, orgID, "Token", t.ID, "API token created")
+	s.notify()
 	return t, secret, nil
 }
 
@@ -207,37 +213,32 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, orgID, tokenID strin
 	}
 	for _, t := range ts {
 		if t.ID == tokenID {
-			if err := s.store.RevokeToken(ctx, tokenID, s.now().UTC()); err != nil {
+			if err := s.store.RevokeToken(ctx, tokenID, s.now().UTC(), s.event(a, systemlog.TokenRevoke, orgID, "Token", tokenID, "API token revoked")); err != nil {
 				return err
 			}
-			s.event(ctx, a, systemlog.TokenRevoke, orgID, "Token", tokenID, "API token revoked")
+			s.notify()
 			return nil
 		}
 	}
 	return store.ErrNotFound
 }
 
-// event records a change; losing the log line must not undo the change.
-func (s *Service) event(ctx context.Context, a Actor, typ, orgID, targetType, targetID, msg string) {
-	if s.log == nil {
-		return
-	}
-	e := systemlog.Event{
+// event is the system log event of a change, committed with it.
+func (s *Service) event(a Actor, typ, orgID, targetType, targetID, msg string) systemlog.Event {
+	return systemlog.Prepare(systemlog.Event{
 		EventType: typ, Severity: "INFO", DisplayMessage: msg,
 		Actor:   systemlog.Actor{ID: a.ID, Type: "PublicClientApp", DisplayName: a.Name},
 		Target:  []systemlog.Target{{ID: targetID, Type: targetType}},
 		Outcome: systemlog.Outcome{Result: "SUCCESS"},
 		OrgID:   orgID,
-	}
-	if _, err := s.log.Append(ctx, e); err != nil {
-		s.logger.Error("system log append failed", "eventType", typ, "err", err)
+	}, s.now())
+}
+
+func (s *Service) notify() {
+	if s.log != nil {
+		s.log.Notify()
 	}
 }
 
 // InvalidError is bad input with the field it concerns.
-type InvalidError struct {
-	Field  string
-	Reason string
-}
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
+type InvalidError = errs.FieldError

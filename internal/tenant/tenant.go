@@ -5,6 +5,8 @@ package tenant
 import (
 	"context"
 	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
 )
 
 // Org is a tenant of the service.
@@ -31,16 +33,19 @@ type Token struct {
 func (t Token) Operator() bool { return t.OrgID == "" }
 
 // Store keeps orgs and tokens.
+// The writes commit their system log events (prepared with
+// systemlog.Prepare) in the same transaction: a change is never stored
+// without its event, nor an event without its change.
 type Store interface {
-	CreateOrg(ctx context.Context, o Org) error
+	CreateOrg(ctx context.Context, o Org, events ...systemlog.Event) error
 	GetOrg(ctx context.Context, id string) (Org, error)
 	ListOrgs(ctx context.Context) ([]Org, error)
 
-	CreateToken(ctx context.Context, t Token) error
+	CreateToken(ctx context.Context, t Token, events ...systemlog.Event) error
 	// TokenByHash returns the token with that hash, revoked or not.
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
 	ListTokens(ctx context.Context, orgID string) ([]Token, error)
-	RevokeToken(ctx context.Context, id string, at time.Time) error
+	RevokeToken(ctx context.Context, id string, at time.Time, events ...systemlog.Event) error
 	// CountTokens counts tokens of every org, revoked ones included.
 	CountTokens(ctx context.Context) (int, error)
 }

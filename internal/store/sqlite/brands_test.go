@@ -8,7 +8,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 )
 
-// TestBrandsMigrationGivesOldDomainsTheirBrand replays migration 0003 over
+// TestBrandsMigrationGivesOldDomainsTheirBrand replays migration 0004 over
 // domains stored before brands were: each brand id the domains name gets a
 // brand in its domain's org, so that the brand can be read, and refused
 // deletion while the domain uses it.
@@ -29,8 +29,8 @@ func TestBrandsMigrationGivesOldDomainsTheirBrand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Back to the schema before 0003, with the domains in place.
-	for _, q := range []string{`DROP INDEX domains_brand`, `DROP TABLE brands`, `DELETE FROM schema_migrations WHERE version = 3`} {
+	// Back to the schema before 0004, with the domains in place.
+	for _, q := range []string{`DROP INDEX domains_brand`, `DROP TABLE brands`, `DELETE FROM schema_migrations WHERE version = 4`} {
 		if _, err := s.write.ExecContext(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -17,9 +17,17 @@ var (
 	_ edge.Challenges = (*Store)(nil)
 )
 
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // PutCertificate replaces name's certificate in one statement: a crash
 // leaves the old row or the new one, never a mix.
 func (s *Store) PutCertificate(ctx context.Context, rec issuance.Record) error {
+	return putCertificate(ctx, s.write, rec)
+}
+
+func putCertificate(ctx context.Context, db execer, rec issuance.Record) error {
 	if rec.Name == "" || len(rec.ChainPEM) == 0 || len(rec.SealedKey) == 0 {
 		return fmt.Errorf("storing certificate %q: name, chain and sealed key are required", rec.Name)
 	}
@@ -27,13 +35,13 @@ func (s *Store) PutCertificate(ctx context.Context, rec issuance.Record) error {
 	if err != nil || !ts[0].Valid || !ts[1].Valid {
 		return fmt.Errorf("storing certificate %s: validity must be set and storable (%v)", rec.Name, err)
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO certificates
-		(name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err = db.ExecContext(ctx, `INSERT INTO certificates
+		(name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at, subject)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET issuer = excluded.issuer, chain_pem = excluded.chain_pem,
 			sealed_key = excluded.sealed_key, not_before = excluded.not_before, not_after = excluded.not_after,
-			fingerprint = excluded.fingerprint, renew_at = excluded.renew_at`,
-		rec.Name, rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2])
+			fingerprint = excluded.fingerprint, renew_at = excluded.renew_at, subject = excluded.subject`,
+		rec.Name, rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2], rec.Subject)
 	if err != nil {
 		return fmt.Errorf("storing certificate %s: %w", rec.Name, mapErr(err))
 	}
@@ -54,13 +62,13 @@ func (s *Store) ReplaceCertificate(ctx context.Context, rec issuance.Record, pre
 	var res sql.Result
 	if prev == "" {
 		res, err = s.write.ExecContext(ctx, `INSERT INTO certificates
-			(name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
-			rec.Name, rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2])
+			(name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at, subject)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+			rec.Name, rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2], rec.Subject)
 	} else {
 		res, err = s.write.ExecContext(ctx, `UPDATE certificates SET issuer = ?, chain_pem = ?, sealed_key = ?,
-			not_before = ?, not_after = ?, fingerprint = ?, renew_at = ? WHERE name = ? AND fingerprint = ?`,
-			rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2], rec.Name, prev)
+			not_before = ?, not_after = ?, fingerprint = ?, renew_at = ?, subject = ? WHERE name = ? AND fingerprint = ?`,
+			rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2], rec.Subject, rec.Name, prev)
 	}
 	if err != nil {
 		return fmt.Errorf("storing certificate %s: %w", rec.Name, mapErr(err))
@@ -76,8 +84,8 @@ func (s *Store) ReplaceCertificate(ctx context.Context, rec issuance.Record, pre
 func (s *Store) Certificate(ctx context.Context, name string) (issuance.Record, error) {
 	var rec issuance.Record
 	var nb, na, ra sql.NullInt64
-	err := s.read.QueryRowContext(ctx, `SELECT name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at
-		FROM certificates WHERE name = ?`, name).Scan(&rec.Name, &rec.Issuer, &rec.ChainPEM, &rec.SealedKey, &nb, &na, &rec.Fingerprint, &ra)
+	err := s.readRow(ctx, `SELECT name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at, subject
+		FROM certificates WHERE name = ?`, name).Scan(&rec.Name, &rec.Issuer, &rec.ChainPEM, &rec.SealedKey, &nb, &na, &rec.Fingerprint, &ra, &rec.Subject)
 	if err != nil {
 		return issuance.Record{}, fmt.Errorf("reading certificate of %s: %w", name, mapErr(err))
 	}

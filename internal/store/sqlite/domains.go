@@ -4,18 +4,26 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/finding"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
-	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/oktaid"
 )
 
-const domainCols = `id, org_id, name, cert_source, status, token, brand_id, version,
+// selectDomains reads domains with what their certificate record says:
+// the certificate row is the one source of publicCertificate, and only the
+// domain that has proven the name owns it.
+const selectDomains = `SELECT d.id, d.org_id, d.name, d.cert_source, d.status, d.token, d.brand_id, d.version,
+	d.created, d.updated, d.window_start, d.verified_at, d.last_checked, d.next_check, d.attempts, d.diagnosis,
+	COALESCE(c.subject, ''), COALESCE(c.fingerprint, ''), COALESCE(c.issuer, ''), c.not_before, c.not_after, c.renew_at,
+	d.issue_attempts, d.issue_retry_at, d.moved_since, d.expiry_warned_at, d.lease_owner, d.lease_token, d.lease_until
+	FROM domains d LEFT JOIN certificates c ON c.name = d.name AND d.status IN ('VERIFIED', 'COMPLETED') `
+
+// domainColumns are the columns a change writes, in domainArgs order.
+const domainColumns = `org_id, name, cert_source, status, token, brand_id,
 	created, updated, window_start, verified_at, last_checked, next_check, attempts, diagnosis,
-	cert_subject, cert_fingerprint, cert_issuer, cert_not_before, cert_not_after, cert_renew_at,
 	issue_attempts, issue_retry_at, moved_since, expiry_warned_at`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -29,11 +37,12 @@ func scanDomain(r scanner) (customdomain.Domain, error) {
 		certSource, status                 string
 		certNB, certNA, certRenew          sql.NullInt64
 		retryAt, movedSince, warnedAt      sql.NullInt64
+		leaseUntil                         sql.NullInt64
 	)
 	err := r.Scan(&d.ID, &d.OrgID, &d.Name, &certSource, &status, &d.Token, &d.BrandID, &d.Version,
 		&created, &updated, &window, &verified, &lastChecked, &nextCheck, &d.Attempts, &diagnosis,
 		&d.Cert.Subject, &d.Cert.Fingerprint, &d.Cert.Issuer, &certNB, &certNA, &certRenew,
-		&d.IssueAttempts, &retryAt, &movedSince, &warnedAt)
+		&d.IssueAttempts, &retryAt, &movedSince, &warnedAt, &d.Lease.Owner, &d.Lease.Token, &leaseUntil)
 	if err != nil {
 		return customdomain.Domain{}, err
 	}
@@ -43,6 +52,7 @@ func scanDomain(r scanner) (customdomain.Domain, error) {
 	d.VerifiedAt, d.LastChecked, d.NextCheck = decTime(verified), decTime(lastChecked), decTime(nextCheck)
 	d.Cert.NotBefore, d.Cert.NotAfter, d.Cert.RenewAt = decTime(certNB), decTime(certNA), decTime(certRenew)
 	d.IssueRetryAt, d.MovedSince, d.ExpiryWarnedAt = decTime(retryAt), decTime(movedSince), decTime(warnedAt)
+	d.Lease.Until = decTime(leaseUntil)
 	if diagnosis != "null" && diagnosis != "" {
 		if err := json.Unmarshal([]byte(diagnosis), &d.Diagnosis); err != nil {
 			return customdomain.Domain{}, fmt.Errorf("domain %s: decoding diagnosis: %w", d.ID, err)
@@ -51,11 +61,10 @@ func scanDomain(r scanner) (customdomain.Domain, error) {
 	return d, nil
 }
 
-// domainArgs returns the values of every column but id and version, in
-// domainCols order.
+// domainArgs returns the values of domainColumns.
 func domainArgs(d customdomain.Domain) ([]any, error) {
 	ts, err := encTimes(d.Created, d.Updated, d.WindowStart, d.VerifiedAt, d.LastChecked, d.NextCheck,
-		d.Cert.NotBefore, d.Cert.NotAfter, d.Cert.RenewAt, d.IssueRetryAt, d.MovedSince, d.ExpiryWarnedAt)
+		d.IssueRetryAt, d.MovedSince, d.ExpiryWarnedAt)
 	if err != nil {
 		return nil, fmt.Errorf("domain %s: %w", d.ID, err)
 	}
@@ -69,38 +78,51 @@ func domainArgs(d customdomain.Domain) ([]any, error) {
 	}
 	return []any{d.OrgID, d.Name, string(d.CertSource), string(d.Status), d.Token, d.BrandID,
 		ts[0], ts[1], ts[2], ts[3], ts[4], ts[5], d.Attempts, string(js),
-		d.Cert.Subject, d.Cert.Fingerprint, d.Cert.Issuer, ts[6], ts[7], ts[8],
-		d.IssueAttempts, ts[9], ts[10], ts[11]}, nil
+		d.IssueAttempts, ts[6], ts[7], ts[8]}, nil
 }
 
-// CreateDomain stores d as given, Version included.
+// CreateDomain stores d as given, Version included, and nothing else: a
+// seeding path for tests and benchmarks. The lifecycle creates through
+// InsertDomain.
 func (s *Store) CreateDomain(ctx context.Context, d customdomain.Domain) error {
-	args, err := domainArgs(d)
+	tx, err := s.begin(ctx)
 	if err != nil {
+		return fmt.Errorf("creating domain %s: %w", d.Name, err)
+	}
+	defer tx.Rollback()
+	if err := insertDomain(ctx, tx, d); err != nil {
 		return err
 	}
-	args = append([]any{d.ID, d.Version}, args...)
-	_, err = s.write.ExecContext(ctx, `INSERT INTO domains (id, version, org_id, name, cert_source, status, token, brand_id,
-		created, updated, window_start, verified_at, last_checked, next_check, attempts, diagnosis,
-		cert_subject, cert_fingerprint, cert_issuer, cert_not_before, cert_not_after, cert_renew_at,
-		issue_attempts, issue_retry_at, moved_since, expiry_warned_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-	if err != nil {
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("creating domain %s: %w", d.Name, mapErr(err))
 	}
 	return nil
 }
 
+func insertDomain(ctx context.Context, tx *wtx, d customdomain.Domain) error {
+	args, err := domainArgs(d)
+	if err != nil {
+		return err
+	}
+	args = append([]any{d.ID, d.Version}, args...)
+	_, err = tx.ExecContext(ctx, `INSERT INTO domains (id, version, `+domainColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	if err != nil {
+		return fmt.Errorf("creating domain %s: %w", d.Name, mapDomainErr(err))
+	}
+	return nil
+}
+
 func (s *Store) GetDomain(ctx context.Context, id string) (customdomain.Domain, error) {
-	d, err := scanDomain(s.read.QueryRowContext(ctx, `SELECT `+domainCols+` FROM domains WHERE id = ?`, id))
+	d, err := scanDomain(s.readRow(ctx, selectDomains+`WHERE d.id = ?`, id))
 	if err != nil {
 		return customdomain.Domain{}, fmt.Errorf("getting domain %s: %w", id, mapErr(err))
 	}
 	return d, nil
 }
 
-func (s *Store) queryDomains(ctx context.Context, db *sql.DB, what, query string, args ...any) ([]customdomain.Domain, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
+func (s *Store) queryDomains(ctx context.Context, what, query string, args ...any) ([]customdomain.Domain, error) {
+	rows, err := s.readQuery(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -126,16 +148,16 @@ func (s *Store) ListDomains(ctx context.Context, orgID, after string, limit int)
 		return nil, fmt.Errorf("listing domains: %w", err)
 	}
 	if orgID == "" {
-		return s.queryDomains(ctx, s.read, "listing domains",
-			`SELECT `+domainCols+` FROM domains WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+		return s.queryDomains(ctx, "listing domains",
+			selectDomains+`WHERE d.id > ? ORDER BY d.id LIMIT ?`, after, limit)
 	}
-	return s.queryDomains(ctx, s.read, "listing domains",
-		`SELECT `+domainCols+` FROM domains WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?`, orgID, after, limit)
+	return s.queryDomains(ctx, "listing domains",
+		selectDomains+`WHERE d.org_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, orgID, after, limit)
 }
 
 func (s *Store) DomainsByName(ctx context.Context, name string) ([]customdomain.Domain, error) {
-	return s.queryDomains(ctx, s.read, "finding domains by name",
-		`SELECT `+domainCols+` FROM domains WHERE name = ? ORDER BY id`, name)
+	return s.queryDomains(ctx, "finding domains by name",
+		selectDomains+`WHERE d.name = ? ORDER BY d.id`, name)
 }
 
 // CountDomains counts an org's domains, or every domain for orgID "".
@@ -153,54 +175,6 @@ func (s *Store) CountDomains(ctx context.Context, orgID string) (int, error) {
 	return n, nil
 }
 
-func (s *Store) UpdateDomain(ctx context.Context, d customdomain.Domain) (int64, error) {
-	args, err := domainArgs(d)
-	if err != nil {
-		return 0, err
-	}
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("updating domain %s: %w", d.ID, err)
-	}
-	defer tx.Rollback()
-	args = append(args, d.ID, d.Version)
-	var version int64
-	err = tx.QueryRowContext(ctx, `UPDATE domains SET org_id = ?, name = ?, cert_source = ?, status = ?, token = ?, brand_id = ?,
-		created = ?, updated = ?, window_start = ?, verified_at = ?, last_checked = ?, next_check = ?, attempts = ?, diagnosis = ?,
-		cert_subject = ?, cert_fingerprint = ?, cert_issuer = ?, cert_not_before = ?, cert_not_after = ?, cert_renew_at = ?,
-		issue_attempts = ?, issue_retry_at = ?, moved_since = ?, expiry_warned_at = ?,
-		version = version + 1
-		WHERE id = ? AND version = ? RETURNING version`, args...).Scan(&version)
-	if errors.Is(err, sql.ErrNoRows) {
-		var stored int64
-		err = tx.QueryRowContext(ctx, `SELECT version FROM domains WHERE id = ?`, d.ID).Scan(&stored)
-		if err != nil {
-			return 0, fmt.Errorf("updating domain %s: %w", d.ID, mapErr(err))
-		}
-		return 0, fmt.Errorf("updating domain %s: version %d, stored %d: %w", d.ID, d.Version, stored, store.ErrConflict)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("updating domain %s: %w", d.ID, mapErr(err))
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("updating domain %s: %w", d.ID, err)
-	}
-	return version, nil
-}
-
-func (s *Store) DeleteDomain(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM domains WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("deleting domain %s: %w", id, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("deleting domain %s: %w", id, err)
-	} else if n == 0 {
-		return fmt.Errorf("deleting domain %s: %w", id, store.ErrNotFound)
-	}
-	return nil
-}
-
 // ScheduleUnissued schedules the VERIFIED managed domains that have no
 // certificate and nothing scheduled, in one statement.
 func (s *Store) ScheduleUnissued(ctx context.Context, at time.Time) (int, error) {
@@ -209,7 +183,8 @@ func (s *Store) ScheduleUnissued(ctx context.Context, at time.Time) (int, error)
 		return 0, fmt.Errorf("scheduling unissued domains: at must be set and storable (%v)", err)
 	}
 	res, err := s.write.ExecContext(ctx, `UPDATE domains SET next_check = ?, version = version + 1
-		WHERE status = ? AND cert_source = ? AND cert_fingerprint = '' AND next_check IS NULL`,
+		WHERE status = ? AND cert_source = ? AND next_check IS NULL
+		  AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.name = domains.name)`,
 		ts, string(customdomain.Verified), string(customdomain.Managed))
 	if err != nil {
 		return 0, fmt.Errorf("scheduling unissued domains: %w", err)
@@ -221,25 +196,25 @@ func (s *Store) ScheduleUnissued(ctx context.Context, at time.Time) (int, error)
 	return int(n), nil
 }
 
-// ClaimDue selects the due domains and moves their NextCheck to leaseUntil
-// in one IMMEDIATE transaction on the single writer connection, so two
-// claimers (goroutines, or processes sharing the file) never get the same
-// domain.
-func (s *Store) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int) ([]customdomain.Domain, error) {
+// ClaimDue leases the due domains in one IMMEDIATE transaction on the
+// single writer connection, so two claimers (goroutines, or processes
+// sharing the file) never hold the same domain.
+func (s *Store) ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int) ([]customdomain.Domain, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, fmt.Errorf("claiming due domains: %w", err)
 	}
-	ts, err := encTimes(now, leaseUntil)
-	if err != nil || !ts[0].Valid || !ts[1].Valid {
-		return nil, fmt.Errorf("claiming due domains: now and leaseUntil must be set and storable (%v)", err)
+	ts, err := encTimes(now, until)
+	if err != nil || !ts[0].Valid || !ts[1].Valid || !until.After(now) {
+		return nil, fmt.Errorf("claiming due domains: now and until must be set, storable and in order (%v)", err)
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("claiming due domains: %w", err)
 	}
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `SELECT id FROM domains
-		WHERE next_check IS NOT NULL AND next_check <= ? ORDER BY next_check, id LIMIT ?`, ts[0], limit)
+		WHERE next_check IS NOT NULL AND next_check <= ? AND (lease_until IS NULL OR lease_until <= ?)
+		ORDER BY next_check, id LIMIT ?`, ts[0], ts[0], limit)
 	if err != nil {
 		return nil, fmt.Errorf("claiming due domains: %w", err)
 	}
@@ -256,36 +231,16 @@ func (s *Store) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit i
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claiming due domains: %w", err)
 	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	// The same selection again, inside the same transaction, so the
-	// statement binds a fixed number of parameters whatever the limit.
-	rows, err = tx.QueryContext(ctx, `UPDATE domains SET next_check = ?, version = version + 1
-		WHERE id IN (SELECT id FROM domains WHERE next_check IS NOT NULL AND next_check <= ? ORDER BY next_check, id LIMIT ?)
-		RETURNING `+domainCols, ts[1], ts[0], limit)
-	if err != nil {
-		return nil, fmt.Errorf("claiming due domains: %w", err)
-	}
-	byID := make(map[string]customdomain.Domain, len(ids))
-	for rows.Next() {
-		d, err := scanDomain(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("claiming due domains: %w", err)
-		}
-		byID[d.ID] = d
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claiming due domains: %w", err)
-	}
-	// RETURNING has no order; give the domains back in NextCheck order.
 	ds := make([]customdomain.Domain, 0, len(ids))
 	for _, id := range ids {
-		d, ok := byID[id]
-		if !ok {
-			return nil, fmt.Errorf("claiming due domains: domain %s selected but not updated", id)
+		token := oktaid.New("lse")
+		if _, err := tx.ExecContext(ctx, `UPDATE domains SET lease_owner = ?, lease_token = ?, lease_until = ? WHERE id = ?`,
+			owner, token, ts[1], id); err != nil {
+			return nil, fmt.Errorf("claiming due domains: %w", err)
+		}
+		d, err := scanDomain(tx.QueryRowContext(ctx, selectDomains+`WHERE d.id = ?`, id))
+		if err != nil {
+			return nil, fmt.Errorf("claiming due domains: %w", err)
 		}
 		ds = append(ds, d)
 	}

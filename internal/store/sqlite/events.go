@@ -11,30 +11,14 @@ import (
 
 // AppendEvent stores e with its targets in one transaction.
 func (s *Store) AppendEvent(ctx context.Context, e systemlog.Event) (int64, error) {
-	pub, err := encTime(e.Published)
-	if err != nil || !pub.Valid {
-		return 0, fmt.Errorf("appending event: published must be set and storable (%v)", err)
-	}
-	body, err := json.Marshal(e)
-	if err != nil {
-		return 0, fmt.Errorf("appending event: encoding: %w", err)
-	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("appending event: %w", err)
 	}
 	defer tx.Rollback()
-	var seq int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO events (uuid, org_id, published, event_type, severity, outcome_result, actor_id, search, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-		e.UUID, e.OrgID, pub, e.EventType, e.Severity, e.Outcome.Result, e.Actor.ID, systemlog.SearchText(e), string(body)).Scan(&seq)
+	seq, err := insertEvent(ctx, tx, e)
 	if err != nil {
-		return 0, fmt.Errorf("appending event: %w", mapErr(err))
-	}
-	for i, t := range e.Target {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO event_targets (seq, pos, target_id) VALUES (?, ?, ?)`, seq, i, t.ID); err != nil {
-			return 0, fmt.Errorf("appending event: target %d: %w", i, err)
-		}
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("appending event: %w", err)

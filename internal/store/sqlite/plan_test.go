@@ -26,11 +26,12 @@ func TestQueryPlans(t *testing.T) {
 		sql  string
 		args []any
 	}{
-		{"get-domain", `SELECT ` + domainCols + ` FROM domains WHERE id = ?`, []any{"x"}},
-		{"list-domains-all", `SELECT ` + domainCols + ` FROM domains WHERE id > ? ORDER BY id LIMIT ?`, []any{"x", 10}},
-		{"list-domains-org", `SELECT ` + domainCols + ` FROM domains WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?`, []any{"o", "x", 10}},
-		{"domains-by-name", `SELECT ` + domainCols + ` FROM domains WHERE name = ? ORDER BY id`, []any{"n"}},
-		{"claim-due", `SELECT id FROM domains WHERE next_check IS NOT NULL AND next_check <= ? ORDER BY next_check, id LIMIT ?`, []any{1, 10}},
+		{"get-domain", selectDomains + `WHERE d.id = ?`, []any{"x"}},
+		{"list-domains-all", selectDomains + `WHERE d.id > ? ORDER BY d.id LIMIT ?`, []any{"x", 10}},
+		{"list-domains-org", selectDomains + `WHERE d.org_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, []any{"o", "x", 10}},
+		{"domains-by-name", selectDomains + `WHERE d.name = ? ORDER BY d.id`, []any{"n"}},
+		{"claim-due", `SELECT id FROM domains WHERE next_check IS NOT NULL AND next_check <= ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_check, id LIMIT ?`, []any{1, 1, 10}},
+		{"outbox-after", `SELECT seq, name, created FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, []any{1, 10}},
 		{"count-org", `SELECT COUNT(*) FROM domains WHERE org_id = ?`, []any{"o"}},
 		{"token-by-hash", `SELECT ` + tokenCols + ` FROM tokens WHERE hash = ?`, []any{[]byte("h")}},
 	}

@@ -46,6 +46,7 @@ type Store struct {
 	write  *sql.DB // one connection, BEGIN IMMEDIATE
 	read   *sql.DB // read-only pool
 	logger *slog.Logger
+	stmts  stmts
 }
 
 // Open opens (creating if needed) the database at path and applies the
@@ -90,6 +91,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.stmts.close()
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 

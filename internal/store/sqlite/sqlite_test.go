@@ -164,7 +164,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 		wg.Go(func() {
 			s := stores[w%2]
 			for {
-				ds, err := s.ClaimDue(t.Context(), now, now.Add(time.Hour), 2)
+				ds, err := s.ClaimDue(t.Context(), fmt.Sprint("w", w), now, now.Add(time.Hour), 2)
 				if err != nil {
 					errc <- err
 					return

@@ -7,16 +7,38 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
-func (s *Store) CreateOrg(ctx context.Context, o tenant.Org) error {
+// withEvents runs write and stores events in one transaction.
+func (s *Store) withEvents(ctx context.Context, events []systemlog.Event, write func(tx *wtx) error) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := write(tx); err != nil {
+		return err
+	}
+	for _, e := range events {
+		if _, err := insertEvent(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (s *Store) CreateOrg(ctx context.Context, o tenant.Org, events ...systemlog.Event) error {
 	created, err := encTime(o.Created)
 	if err != nil {
 		return fmt.Errorf("creating org %s: %w", o.ID, err)
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO orgs (id, name, custom_domain, upstream, created) VALUES (?, ?, ?, ?, ?)`,
-		o.ID, o.Name, o.CustomDomain, o.Upstream, created)
+	err = s.withEvents(ctx, events, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO orgs (id, name, custom_domain, upstream, created) VALUES (?, ?, ?, ?, ?)`,
+			o.ID, o.Name, o.CustomDomain, o.Upstream, created)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("creating org %s: %w", o.ID, mapErr(err))
 	}
@@ -64,7 +86,7 @@ func (s *Store) ListOrgs(ctx context.Context) ([]tenant.Org, error) {
 
 // CreateToken fails with store.ErrConflict when the id or the hash is
 // taken.
-func (s *Store) CreateToken(ctx context.Context, t tenant.Token) error {
+func (s *Store) CreateToken(ctx context.Context, t tenant.Token, events ...systemlog.Event) error {
 	ts, err := encTimes(t.Created, t.Revoked)
 	if err != nil {
 		return fmt.Errorf("creating token %s: %w", t.ID, err)
@@ -72,8 +94,11 @@ func (s *Store) CreateToken(ctx context.Context, t tenant.Token) error {
 	if len(t.Hash) == 0 {
 		return fmt.Errorf("creating token %s: empty hash", t.ID)
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO tokens (id, org_id, name, hash, prefix, created, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.OrgID, t.Name, t.Hash, t.Prefix, ts[0], ts[1])
+	err = s.withEvents(ctx, events, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, org_id, name, hash, prefix, created, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.OrgID, t.Name, t.Hash, t.Prefix, ts[0], ts[1])
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("creating token %s: %w", t.ID, mapErr(err))
 	}
@@ -125,19 +150,25 @@ func (s *Store) ListTokens(ctx context.Context, orgID string) ([]tenant.Token, e
 
 // RevokeToken marks the token revoked at at. Revoking a revoked token
 // keeps the first time and is not an error.
-func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time, events ...systemlog.Event) error {
 	n, err := encTime(at)
 	if err != nil || !n.Valid {
 		return fmt.Errorf("revoking token %s: revocation time must be set and storable (%v)", id, err)
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE id = ?`, n, id)
+	err = s.withEvents(ctx, events, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE id = ?`, n, id)
+		if err != nil {
+			return err
+		}
+		if c, err := res.RowsAffected(); err != nil {
+			return err
+		} else if c == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("revoking token %s: %w", id, err)
-	}
-	if c, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("revoking token %s: %w", id, err)
-	} else if c == 0 {
-		return fmt.Errorf("revoking token %s: %w", id, store.ErrNotFound)
 	}
 	return nil
 }

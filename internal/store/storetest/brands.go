@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/brand"
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/store"
 )
 
@@ -162,12 +163,10 @@ func runBrands(t *testing.T, open func(t *testing.T) Backend) {
 		}
 		// Once both domains moved to another brand, it can go.
 		for _, id := range []string{"dom1", "dom2"} {
-			d, err := s.GetDomain(t.Context(), id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d.BrandID = "bnd-b"
-			if _, err := s.UpdateDomain(t.Context(), d); err != nil {
+			if _, err := s.ApplyDomain(t.Context(), id, func(d customdomain.Domain) (customdomain.Change, error) {
+				d.BrandID = "bnd-b"
+				return customdomain.Change{Domain: d}, nil
+			}); err != nil {
 				t.Fatal(err)
 			}
 		}

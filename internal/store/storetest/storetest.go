@@ -6,6 +6,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 
 	"github.com/hallmark-dev/hallmark/internal/brand"
@@ -19,6 +20,8 @@ import (
 // Backend is everything a storage backend implements.
 type Backend interface {
 	customdomain.Store
+	// CreateDomain stores a domain as given and nothing else (seeding).
+	CreateDomain(ctx context.Context, d customdomain.Domain) error
 	tenant.Store
 	systemlog.Store
 	issuance.Store
