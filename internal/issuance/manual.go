@@ -298,27 +298,22 @@ func parseChain(s string) ([]*x509.Certificate, error) {
 }
 
 func decodeCerts(field, s string) ([]*x509.Certificate, error) {
-	rest := []byte(s)
+	w := walkPEM([]byte(s))
+	if len(w.Other) > 0 {
+		return nil, fmt.Errorf("%s: PEM block %d is %q, want CERTIFICATE", field, w.Other[0].Pos, w.Other[0].Type)
+	}
+	if len(w.Certs) == 0 {
+		return nil, fmt.Errorf("%s is not PEM: expected -----BEGIN CERTIFICATE-----", field)
+	}
 	var certs []*x509.Certificate
-	for n := 1; ; n++ {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%s: PEM block %d is %q, want CERTIFICATE", field, n, b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
+	for i, der := range w.Certs {
+		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, fmt.Errorf("%s: PEM block %d is not a valid X.509 certificate: %v", field, n, err)
+			return nil, fmt.Errorf("%s: PEM block %d is not a valid X.509 certificate: %v", field, i+1, err)
 		}
 		certs = append(certs, c)
 	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s is not PEM: expected -----BEGIN CERTIFICATE-----", field)
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
+	if w.Trailing {
 		return nil, fmt.Errorf("%s: text after the last PEM block is not PEM", field)
 	}
 	return certs, nil
