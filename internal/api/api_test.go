@@ -161,7 +161,7 @@ func TestErrorCodes(t *testing.T) {
 		{"fail/huge-body", "POST", "/api/v1/domains", "A", `{"domain":"` + strings.Repeat("a", 2<<20) + `"}`, 400, "E0000001", "larger than"},
 		{"fail/bad-source", "POST", "/api/v1/domains", "A", map[string]string{"domain": "y.acme.test", "certificateSourceType": "SELF"}, 400, "E0000001", "certificateSourceType"},
 		{"fail/missing-fields", "POST", "/api/v1/domains", "A", map[string]string{}, 400, "E0000001", "domain: required"},
-		{"fail/wildcard", "POST", "/api/v1/domains", "A", map[string]string{"domain": "*.acme.test", "certificateSourceType": "MANUAL"}, 400, "E0000001", "wildcard"},
+		{"fail/wildcard-inside", "POST", "/api/v1/domains", "A", map[string]string{"domain": "login.*.acme.test", "certificateSourceType": "MANUAL"}, 400, "E0000001", "wildcard"},
 		{"fail/public-suffix", "POST", "/api/v1/domains", "A", map[string]string{"domain": "co.uk", "certificateSourceType": "MANUAL"}, 400, "E0000001", "public suffix"},
 		{"fail/ip", "POST", "/api/v1/domains", "A", map[string]string{"domain": "192.0.2.7", "certificateSourceType": "MANUAL"}, 400, "E0000001", "IP address"},
 		{"fail/bad-brand", "PUT", "/api/v1/domains/" + d.ID, "A", map[string]string{"brandId": "<script>"}, 400, "E0000001", "brandId"},

@@ -219,7 +219,7 @@ func TestBrands(t *testing.T) {
 		before := count()
 		e.do("POST", "/api/v1/domains", tokA, map[string]string{"domain": "login.acme.test", "certificateSourceType": "MANUAL"}).
 			wantError(t, 403, "E0000161")
-		e.do("POST", "/api/v1/domains", tokA, map[string]string{"domain": "*.acme.test", "certificateSourceType": "MANUAL"}).
+		e.do("POST", "/api/v1/domains", tokA, map[string]string{"domain": "login.*.acme.test", "certificateSourceType": "MANUAL"}).
 			wantError(t, 400, "E0000001")
 		if after := count(); after != before {
 			t.Fatalf("brands after refused domain creations: %d, want %d", after, before)

@@ -118,6 +118,9 @@ func New(cfg Config, st Store, checker Checker, log EventLog, logger *slog.Logge
 		if err != nil {
 			return nil, fmt.Errorf("cname target: %w", err)
 		}
+		if IsWildcard(t) {
+			return nil, fmt.Errorf("cname target %q: give the edge's own host name, not a wildcard", cfg.CNAMETarget)
+		}
 		cfg.CNAMETarget = t
 	}
 	if cfg.DomainLimit == 0 {

@@ -176,11 +176,21 @@ func (e *Edge) Put(name string, entry Entry) {
 	e.pos.Set(name, &entry, time.Time{})
 }
 
-// Invalidate forgets name; the next handshake asks the Source again.
+// Invalidate forgets name; the next handshake asks the Source again. A
+// wildcard (*.acme.com) forgets every name it covers: each is cached under
+// its own SNI name.
 func (e *Edge) Invalidate(name string) {
 	name = normalize(name)
 	e.neg.Delete(name)
 	e.pos.Delete(name)
+	if base, ok := strings.CutPrefix(name, "*."); ok {
+		covered := func(n string) bool {
+			_, parent, ok := strings.Cut(n, ".")
+			return ok && parent == base
+		}
+		e.neg.DeleteFunc(covered)
+		e.pos.DeleteFunc(covered)
+	}
 }
 
 // Cached reports how many names hold a certificate in memory.

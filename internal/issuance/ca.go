@@ -175,6 +175,10 @@ func (ca *CA) RootPEM() []byte { return ca.rootPEM }
 // Root is the root certificate.
 func (ca *CA) Root() *x509.Certificate { return ca.root }
 
+// IssuesWildcards is true: the built-in CA signs for *.acme.com as for any
+// name whose ownership the lifecycle proved.
+func (ca *CA) IssuesWildcards() bool { return true }
+
 // Issue signs a fresh ECDSA P-256 leaf for req.Name, valid 90 days.
 func (ca *CA) Issue(ctx context.Context, req Request) (*Issued, error) {
 	if err := ctx.Err(); err != nil {

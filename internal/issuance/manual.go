@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,7 +147,16 @@ func CheckUpload(name string, u Upload, opts CheckOptions) (*Checked, error) {
 	default:
 		refuse("the certificate's key is %T, which browsers do not accept; use RSA of at least 2048 bits or ECDSA P-256/P-384", leaf.PublicKey)
 	}
-	if err := leaf.VerifyHostname(name); err != nil {
+	// A wildcard domain needs the wildcard itself among the names; a
+	// client checks a name under it, so the chain is judged for one.
+	host := name
+	if base, ok := strings.CutPrefix(name, "*."); ok {
+		host = "hallmark-wildcard-check." + base
+		if !slices.Contains(leaf.DNSNames, name) {
+			refuse("the certificate %s is not a wildcard certificate for %s: it is valid for %s", subj, name, namesOf(leaf))
+		}
+	}
+	if err := leaf.VerifyHostname(host); err != nil {
 		refuse("the certificate %s does not cover %s: it is valid for %s", subj, name, namesOf(leaf))
 	}
 	switch {
@@ -166,7 +176,7 @@ func CheckUpload(name string, u Upload, opts CheckOptions) (*Checked, error) {
 	}
 	if len(causes) == 0 {
 		var more []string
-		warnings, more = verifyChain(name, leaf, chain, roots, now)
+		warnings, more = verifyChain(host, leaf, chain, roots, now)
 		causes = append(causes, more...)
 	}
 	if len(causes) > 0 {
