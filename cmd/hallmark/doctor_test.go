@@ -63,7 +63,7 @@ func TestDoctorBadInput(t *testing.T) {
 		{"nonsense", []string{"not a host"}, "not a valid host name"},
 		{"nonsense-symbols", []string{"%%%"}, "target"},
 		{"http-url", []string{"http://login.acme.com"}, "https://"},
-		{"url-with-path", []string{"https://login.acme.com/app/sso"}, "has a path"},
+		{"url-with-path-and-bad-port", []string{"https://login.acme.com:99999/app/sso?x=1"}, "port"},
 		{"url-with-userinfo", []string{"https://alice:secret@login.acme.com"}, "user information"},
 		{"ipv6-without-brackets", []string{"2001:db8::1"}, "IPv6"},
 		{"ipv6-with-zone", []string{"[fe80::1%eth0]:443"}, "IPv6"},
