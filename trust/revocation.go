@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -125,12 +126,57 @@ func (v *Verifier) checkOne(ctx context.Context, cert, issuer *x509.Certificate,
 }
 
 func (v *Verifier) stapled(c *RevocationCheck, cert, issuer *x509.Certificate, staple []byte) {
-	r, err := ocsp.ParseResponseForCert(staple, cert, issuer)
+	r, err := v.parseOCSP(staple, cert, issuer)
 	if err != nil {
 		c.Status, c.Err = StatusInvalid, fmt.Errorf("stapled OCSP response: %w", err)
 		return
 	}
 	v.ocspStatus(c, r)
+}
+
+// UnauthorizedSignerError is an OCSP response signed by a key RFC 6960
+// section 4.2.2.2 does not authorise: only the issuer itself, or a
+// responder certificate the issuer signed with id-kp-OCSPSigning (valid
+// at the time), may sign. Strict clients ignore such an answer, so the
+// status stays unknown.
+type UnauthorizedSignerError struct {
+	Signer string // the embedded signer's subject; empty when none was embedded
+	Reason string
+}
+
+func (e *UnauthorizedSignerError) Error() string {
+	if e.Signer == "" {
+		return "the OCSP response is signed by a key that is not the issuer's: " + e.Reason
+	}
+	return fmt.Sprintf("the OCSP response is signed by %q, which RFC 6960 section 4.2.2.2 does not authorise: %s", e.Signer, e.Reason)
+}
+
+// parseOCSP parses an OCSP response for cert and checks that its signer
+// is authorised.
+func (v *Verifier) parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.Response, error) {
+	r, err := ocsp.ParseResponseForCert(der, cert, issuer)
+	if err != nil {
+		// Well formed but not verifiable against the issuer: signed by
+		// someone else (another CA's key, a responder the issuer did not
+		// certify).
+		if other, perr := ocsp.ParseResponse(der, nil); perr == nil {
+			ue := &UnauthorizedSignerError{Reason: fmt.Sprintf("neither %q nor a responder certificate it issued signed it (%v)", Name(issuer), err)}
+			if other.Certificate != nil {
+				ue.Signer = other.Certificate.Subject.String()
+			}
+			return nil, ue
+		}
+		return nil, err
+	}
+	if s := r.Certificate; s != nil && !s.Equal(issuer) {
+		switch now := v.cfg.Now(); {
+		case !slices.Contains(s.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning):
+			return nil, &UnauthorizedSignerError{Signer: s.Subject.String(), Reason: fmt.Sprintf("it was issued by %q but without the id-kp-OCSPSigning extended key usage", Name(issuer))}
+		case now.After(s.NotAfter) || now.Before(s.NotBefore):
+			return nil, &UnauthorizedSignerError{Signer: s.Subject.String(), Reason: fmt.Sprintf("the responder certificate is valid only from %s to %s", dateOf(s.NotBefore), dateOf(s.NotAfter))}
+		}
+	}
+	return r, nil
 }
 
 func (v *Verifier) ocspStatus(c *RevocationCheck, r *ocsp.Response) {
@@ -194,8 +240,11 @@ func (v *Verifier) ocspFetch(ctx context.Context, u string, req []byte, cert, is
 		}
 		body, err := v.fetch(ctx, http.MethodGet, get+enc, "", nil)
 		if err == nil {
-			if r, err = ocsp.ParseResponseForCert(body, cert, issuer); err == nil {
+			if r, err = v.parseOCSP(body, cert, issuer); err == nil {
 				return r, false, nil
+			}
+			if isUnauthorizedSigner(err) { // an answer: asking again by POST gets the same signer
+				return nil, false, fmt.Errorf("OCSP response to GET from %s: %w", u, err)
 			}
 			err = fmt.Errorf("OCSP response to GET from %s: %w", u, err)
 		} else if _, answered := errorsAs[*StatusError](err); !answered {
@@ -213,7 +262,7 @@ func (v *Verifier) ocspFetch(ctx context.Context, u string, req []byte, cert, is
 		}
 		return nil, true, err
 	}
-	if r, err = ocsp.ParseResponseForCert(body, cert, issuer); err != nil {
+	if r, err = v.parseOCSP(body, cert, issuer); err != nil {
 		if getErr != nil {
 			err = fmt.Errorf("%w (a GET before it failed too: %v)", err, getErr)
 		}
@@ -344,6 +393,19 @@ func (v *Verifier) revocationFindings(cert *x509.Certificate, checks []Revocatio
 			f.Summary = fmt.Sprintf("The %s URL %s cannot be reached (%s:%d)", strings.ToUpper(c.Kind), c.URL, c.Host, c.Port)
 			f.Detail = fmt.Sprintf("Fetching it for %q failed: %v. %s", Name(cert), c.Err, consequence)
 			f.Fix = fmt.Sprintf("Allow outbound HTTP from the clients (and through their proxy, if any) to %s on port %d. Allowlist line: %s:%d", c.Host, c.Port, c.Host, c.Port)
+		case isUnauthorizedSigner(c.Err):
+			where := c.URL
+			if c.Kind == KindStapled {
+				where = "the stapled OCSP response"
+			}
+			ue, _ := errorsAs[*UnauthorizedSignerError](c.Err)
+			f.ID = finding.RevocationUnauthorizedSigner
+			f.Summary = fmt.Sprintf("The OCSP answer from %s is signed by a responder the CA did not authorise", where)
+			f.Detail = fmt.Sprintf("For %q: %v. Windows, Apple's trust evaluation, Firefox and OpenSSL ignore such an answer (RFC 6960 section 4.2.2.2). %s", Name(cert), c.Err, consequence)
+			f.Fix = fmt.Sprintf("The CA (or whoever runs the responder) must sign OCSP answers with the issuer's key, or with a responder certificate issued by %q that carries the id-kp-OCSPSigning extended key usage; tell the server operator, who should report it to the CA.", cert.Issuer.CommonName)
+			if ue.Signer != "" {
+				ev["signer"] = ue.Signer
+			}
 		default:
 			where := c.URL
 			if c.Kind == KindStapled {
@@ -356,6 +418,11 @@ func (v *Verifier) revocationFindings(cert *x509.Certificate, checks []Revocatio
 		fs = append(fs, f)
 	}
 	return fs
+}
+
+func isUnauthorizedSigner(err error) bool {
+	_, ok := errorsAs[*UnauthorizedSignerError](err)
+	return ok
 }
 
 // Cache keeps revocation answers until their nextUpdate. It is safe for

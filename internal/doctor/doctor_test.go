@@ -90,7 +90,10 @@ func always(p *testpki.Proxy, source string, cfg *doctor.Config) {
 }
 
 type scenario struct {
-	name  string
+	name string
+	// source names the incident report, RFC section or vendor document a
+	// scenario of the corpus reproduces (corpus_test.go).
+	source string
 	setup func(t *testing.T, e *env, cfg *doctor.Config) string // returns the target
 	want  []string                                              // id/severity, sorted
 	check func(t *testing.T, rep *doctor.Report)
@@ -448,7 +451,7 @@ func evidence(id, key string, want any) func(*testing.T, *doctor.Report) {
 }
 
 func TestDiagnose(t *testing.T) {
-	for _, sc := range slices.Concat(scenarios(), proxyScenarios()) {
+	for _, sc := range slices.Concat(scenarios(), proxyScenarios(), corpus()) {
 		t.Run(sc.name, func(t *testing.T) {
 			e := newEnv(t)
 			cfg := e.config()

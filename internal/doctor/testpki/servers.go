@@ -88,6 +88,19 @@ type Revocation struct {
 	hits          map[string]int
 	nextUpdate    time.Duration
 	refuseOCSPGet bool
+	responder     *Cert // signs OCSP answers instead of the CA; embedded in them
+	embed         bool
+}
+
+// SetResponder makes the OCSP responder sign its answers with signer
+// instead of the CA, embedding signer's certificate when embed is set, as
+// delegated responders do (RFC 6960 section 4.2.2.2). Whether the signer
+// is authorised (issued by the CA, with id-kp-OCSPSigning) is the test's
+// choice.
+func (r *Revocation) SetResponder(signer *Cert, embed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.responder, r.embed = signer, embed
 }
 
 // RefuseOCSPGet makes the OCSP responder answer 405 to GET requests, as
@@ -226,6 +239,12 @@ func (r *Revocation) ocspAnswer(ca *Cert, serial *big.Int) ([]byte, error) {
 	tmpl := ocsp.Response{Status: ocsp.Good, SerialNumber: serial, ThisUpdate: Now.Add(-time.Hour), NextUpdate: Now.Add(r.nextUpdate)}
 	if at, ok := r.revoked[serial.String()]; ok {
 		tmpl.Status, tmpl.RevokedAt, tmpl.RevocationReason = ocsp.Revoked, at, ocsp.KeyCompromise
+	}
+	if r.responder != nil {
+		if r.embed {
+			tmpl.Certificate = r.responder.Cert
+		}
+		return ocsp.CreateResponse(ca.Cert, r.responder.Cert, tmpl, r.responder.Key)
 	}
 	return ocsp.CreateResponse(ca.Cert, ca.Cert, tmpl, ca.Key)
 }

@@ -1,0 +1,95 @@
+package doctor_test
+
+import (
+	"crypto/x509"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/finding"
+	"github.com/hallmark-dev/hallmark/internal/doctor"
+	"github.com/hallmark-dev/hallmark/internal/doctor/testpki"
+)
+
+// corpus is the doctor's corpus of real faults: each scenario reproduces a
+// fault seen on real networks or at real CAs and names its source. The rule
+// is today's: the right ids as errors, and no wrong cause named.
+func corpus() []scenario {
+	checked3 := []string{"revocation.checked/info", "revocation.checked/info", "revocation.checked/info"}
+	with := func(extra ...string) []string { return sorted(append(append([]string{}, checked3...), extra...)) }
+	return []scenario{
+		{
+			name:   "warn/expired-cross-certificate-beside-valid-path",
+			source: "Sectigo, \"AddTrust External CA Root expiring May 30, 2020\"; Ryan Sleevi, \"Path Building vs Path Verifying\" (2020)",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				// The old root cross-signed the current one; the cross
+				// certificate expired, and the server still sends it.
+				legacy := testpki.Issue(t, testpki.Template{CN: "AddTrust External CA Root", CA: true, Key: "other-root",
+					NotBefore: testpki.Now.Add(-20 * 365 * 24 * time.Hour), NotAfter: testpki.Now.Add(-30 * 24 * time.Hour)}, nil)
+				cross := testpki.Issue(t, testpki.Template{CN: "Acme Test Root", CA: true, Key: "root", Serial: 7,
+					NotBefore: testpki.Now.Add(-5 * 365 * 24 * time.Hour), NotAfter: testpki.Now.Add(-30 * 24 * time.Hour)}, legacy)
+				return serve(t, []*testpki.Cert{e.leaf(t, nil), e.inter, cross}, nil, time.Time{})
+			},
+			want: with("chain.unused_expired/warning"),
+			check: func(t *testing.T, rep *doctor.Report) {
+				f := find(t, rep, finding.ChainUnusedExpired)
+				if f.Evidence["issuer"] != "CN=AddTrust External CA Root" || !strings.Contains(f.Fix, "Stop sending") {
+					t.Errorf("evidence = %v, fix = %q; want the cross certificate and the fix to stop sending it", f.Evidence, f.Fix)
+				}
+				if len(rep.Chain) != 3 || rep.Chain[2].Subject != "CN=Acme Test Root" {
+					t.Errorf("chain = %+v, want the valid path to the current root", rep.Chain)
+				}
+			},
+		},
+		{
+			name:   "fail/expired-intermediate-no-other-path",
+			source: "Let's Encrypt, \"DST Root CA X3 Expiration (September 2021)\": a chain whose only path runs through an expired certificate fails",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				old := testpki.Issue(t, testpki.Template{CN: "Acme Test Intermediate", CA: true, Key: "intermediate", Serial: 2,
+					NotBefore: testpki.Now.Add(-400 * 24 * time.Hour), NotAfter: testpki.Now.Add(-24 * time.Hour),
+					CRL: []string{e.rev.CRLURL("root")}}, e.root)
+				return serve(t, []*testpki.Cert{e.leaf(t, nil), old}, nil, time.Time{})
+			},
+			// The intermediate expired before the leaf was issued: no time
+			// lies in every window, and the dates alone are the cause (no
+			// chain.untrusted beside them).
+			want:  []string{"cert.expired/error"},
+			check: evidence(finding.CertExpired, "subject", "CN=Acme Test Intermediate"),
+		},
+		{
+			name:   "fail/ocsp-signed-by-certificate-without-ocsp-signing",
+			source: "RFC 6960 section 4.2.2.2 (authorized responders); Mozilla bug 1624018 and CA/B Forum discussion of delegated responders without id-kp-OCSPSigning (2020)",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				// A TLS server certificate of the same CA signs the answers.
+				other := testpki.Issue(t, testpki.Template{CN: "ocsp.acme.test", DNSNames: []string{"ocsp.acme.test"}, Key: "spare", Serial: 300}, e.inter)
+				e.rev.SetResponder(other, true)
+				l := e.leaf(t, func(lt *testpki.Template) { lt.CRL = nil })
+				return serve(t, []*testpki.Cert{l, e.inter}, nil, time.Time{})
+			},
+			want:  []string{"revocation.checked/info", "revocation.unauthorized_signer/error"},
+			check: evidence(finding.RevocationUnauthorizedSigner, "signer", "CN=ocsp.acme.test"),
+		},
+		{
+			name:   "fail/ocsp-signed-by-another-ca",
+			source: "RFC 6960 section 4.2.2.2: a response signed by a key that is neither the issuer's nor certified by it",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				stranger := testpki.Issue(t, testpki.Template{CN: "Stranger OCSP", Key: "other-intermediate", ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning}}, nil)
+				e.rev.SetResponder(stranger, false)
+				l := e.leaf(t, func(lt *testpki.Template) { lt.CRL = nil })
+				return serve(t, []*testpki.Cert{l, e.inter}, nil, time.Time{})
+			},
+			want: []string{"revocation.checked/info", "revocation.unauthorized_signer/error"},
+		},
+		{
+			name:   "ok/ocsp-delegated-responder",
+			source: "RFC 6960 section 4.2.2.2: a responder certificate issued by the CA with id-kp-OCSPSigning may sign",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				delegated := testpki.Issue(t, testpki.Template{CN: "Acme OCSP Responder", Key: "spare", Serial: 301, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning}}, e.inter)
+				e.rev.SetResponder(delegated, true)
+				l := e.leaf(t, func(lt *testpki.Template) { lt.CRL = nil })
+				return serve(t, []*testpki.Cert{l, e.inter}, nil, time.Time{})
+			},
+			want: []string{"revocation.checked/info", "revocation.checked/info"},
+		},
+	}
+}
