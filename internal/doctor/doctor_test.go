@@ -94,9 +94,9 @@ type scenario struct {
 	// source names the incident report, RFC section or vendor document a
 	// scenario of the corpus reproduces (corpus_test.go).
 	source string
-	setup func(t *testing.T, e *env, cfg *doctor.Config) string // returns the target
-	want  []string                                              // id/severity, sorted
-	check func(t *testing.T, rep *doctor.Report)
+	setup  func(t *testing.T, e *env, cfg *doctor.Config) string // returns the target
+	want   []string                                              // id/severity, sorted
+	check  func(t *testing.T, rep *doctor.Report)
 }
 
 func scenarios() []scenario {
