@@ -151,6 +151,23 @@ func TestCheck(t *testing.T) {
 				"doubledName": txtName + ".acme.test", "found": "[" + token + "]"}}},
 		},
 		{
+			// RFC 4592 section 3.3.1: the wildcard answers the doubled
+			// name (whose closest encloser is the apex), but not the
+			// real name (login exists, and has no wildcard below it).
+			name:    "fail/txt-missing-wildcard-answers-doubled-name",
+			records: plus(healthy[1:], `*.acme.test. 300 IN TXT "v=spf1 include:_spf.registrar.test ~all"`),
+			want: []want{
+				{finding.DNSRecordMissing, finding.Error, map[string]any{"name": txtName}},
+				{finding.DNSWildcardSynthesized, finding.Info, map[string]any{"doubledName": txtName + ".acme.test"}},
+			},
+		},
+		{
+			name:    "fail/txt-at-doubled-name-beside-wildcard",
+			records: plus(healthy[1:], `*.acme.test. 300 IN TXT "v=spf1 ~all"`, `_hallmark-challenge.login.acme.test 300 IN TXT "`+token+`"`),
+			want: []want{{finding.DNSRecordAtDoubledName, finding.Error, map[string]any{
+				"doubledName": txtName + ".acme.test", "found": "[" + token + "]"}}},
+		},
+		{
 			name:    "fail/txt-quoted",
 			records: plus(healthy[1:], `_hallmark-challenge.login 300 IN TXT "\"`+token+`\""`),
 			want: []want{{finding.DNSValueQuoted, finding.Error, map[string]any{
@@ -210,6 +227,26 @@ func TestCheck(t *testing.T) {
 				{finding.DNSCNAMEConflict, finding.Error, map[string]any{"found": "map[TXT:[v=spf1 -all]]"}},
 				{finding.DNSCNAMEWrongTarget, finding.Error, nil},
 			},
+		},
+		{
+			// A registrar's parking wildcard answers A for every name; it
+			// is not a record at login that blocks the CNAME.
+			name:    "fail/cname-missing-parking-wildcard-a",
+			records: plus(healthy[:1], `*.acme.test. 300 IN A 192.0.2.80`),
+			want:    []want{{finding.DNSRecordMissing, finding.Error, map[string]any{"name": "login.acme.test", "type": "CNAME"}}},
+		},
+		{
+			name:    "fail/cname-blocked-by-txt-beside-wildcard-cname",
+			records: plus(healthy[:1], `login 300 IN TXT "v=spf1 -all"`, `*.acme.test. 300 IN CNAME parking.registrar.test.`),
+			want: []want{{finding.DNSCNAMEConflict, finding.Error, map[string]any{"found": "map[TXT:[v=spf1 -all]]"}}},
+		},
+		{
+			// The CNAME is right, but an A record stands beside it: a
+			// resolver asking for A gets 192.0.2.10, not the edge.
+			name:    "fail/cname-right-with-a-beside-it",
+			records: plus(healthy, `login 300 IN A 192.0.2.10`),
+			want: []want{{finding.DNSCNAMEConflict, finding.Error, map[string]any{
+				"found": "map[A:[192.0.2.10]]", "expected": target}}},
 		},
 		{
 			name:    "fail/cname-at-doubled-name",
