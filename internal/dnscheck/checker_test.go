@@ -238,7 +238,7 @@ func TestCheck(t *testing.T) {
 		{
 			name:    "fail/cname-blocked-by-txt-beside-wildcard-cname",
 			records: plus(healthy[:1], `login 300 IN TXT "v=spf1 -all"`, `*.acme.test. 300 IN CNAME parking.registrar.test.`),
-			want: []want{{finding.DNSCNAMEConflict, finding.Error, map[string]any{"found": "map[TXT:[v=spf1 -all]]"}}},
+			want:    []want{{finding.DNSCNAMEConflict, finding.Error, map[string]any{"found": "map[TXT:[v=spf1 -all]]"}}},
 		},
 		{
 			// The CNAME is right, but an A record stands beside it: a
