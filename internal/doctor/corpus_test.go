@@ -91,5 +91,54 @@ func corpus() []scenario {
 			},
 			want: []string{"revocation.checked/info", "revocation.checked/info"},
 		},
+		blockPageScenario("squid", "Squid error template ERR_ACCESS_DENIED and its X-Squid-Error header (squid-cache.org, errors/templates/ERR_ACCESS_DENIED)",
+			&testpki.Refusal{Status: 403, Header: map[string]string{"X-Squid-Error": "ERR_ACCESS_DENIED 0", "Server": "squid/5.7"},
+				Body: `<html><head><title>ERROR: The requested URL could not be retrieved</title></head><body><h1>ERROR</h1><h2>The requested URL could not be retrieved</h2>
+<p>The following error was encountered while trying to retrieve the URL: <a href="login.acme.test:443">login.acme.test:443</a></p>
+<blockquote id="error"><p><b>Access Denied.</b></p></blockquote><p>Access control configuration prevents your request from being allowed at this time.</p>
+<div id="footer"><p>Generated Sun, 01 Mar 2026 12:00:00 GMT by proxy.corp (squid/5.7)</p></div></body></html>`},
+			"Squid", "ERR_ACCESS_DENIED"),
+		blockPageScenario("zscaler", "Zscaler Internet Access end-user notification (block) page, help.zscaler.com \"Understanding End User Notifications\"",
+			&testpki.Refusal{Status: 403, Header: map[string]string{"Server": "Zscaler/6.2"},
+				Body: `<html><head><title>Website blocked</title></head><body><div class="header">Website blocked</div>
+<p>Not allowed to browse Miscellaneous or Unknown category</p>
+<p>Your organization has selected Zscaler to protect you from internet threats.</p>
+<p>URL Category: Miscellaneous or Unknown</p></body></html>`},
+			"Zscaler", "Miscellaneous or Unknown"),
+		blockPageScenario("netskope", "Netskope block notification page (docs.netskope.com, \"User Notification Templates\")",
+			&testpki.Refusal{Status: 403, Header: map[string]string{"X-Netskope-Inspected": "true"},
+				Body: `<html><head><title>Access Blocked - Netskope</title></head><body><h2>This page has been blocked by your organization's security policy.</h2>
+<p>Reason: Identity Provider (unsanctioned instance)</p><p>Powered by Netskope</p></body></html>`},
+			"Netskope", "Identity Provider (unsanctioned instance)"),
+		blockPageScenario("palo-alto", "PAN-OS URL Filtering response page \"Web Page Blocked\" (docs.paloaltonetworks.com, \"Customize the URL Filtering Response Pages\")",
+			&testpki.Refusal{Status: 503,
+				Body: `<html><head><title>Web Page Blocked</title></head><body><h1>Web Page Blocked</h1>
+<p>Access to the web page you were trying to visit has been blocked in accordance with company policy. Please contact your system administrator if you believe this is in error.</p>
+<p><b>User:</b> acme\\alice</p><p><b>URL:</b> login.acme.test/</p><p><b>Category:</b> unknown</p></body></html>`},
+			"Palo Alto Networks", "unknown"),
+	}
+}
+
+// blockPageScenario is a proxy that refuses CONNECT with a product's
+// block page: the report must name the product and its reason.
+func blockPageScenario(name, source string, page *testpki.Refusal, product, reason string) scenario {
+	return scenario{
+		name:   "fail/proxy-block-page-" + name,
+		source: source,
+		setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+			target := serve(t, []*testpki.Cert{e.leaf(t, nil), e.inter}, nil, time.Time{})
+			always(testpki.NewProxy(t, testpki.ProxyConfig{Refusal: page}), "HTTPS_PROXY", cfg)
+			return target
+		},
+		want: []string{"proxy.connect_failed/error"},
+		check: func(t *testing.T, rep *doctor.Report) {
+			f := find(t, rep, finding.ProxyConnectFailed)
+			if f.Evidence["product"] != product || f.Evidence["reason"] != reason {
+				t.Errorf("evidence = %v, want product %q and reason %q", f.Evidence, product, reason)
+			}
+			if !strings.Contains(f.Fix, product) || !strings.Contains(f.Summary, product) {
+				t.Errorf("summary %q, fix %q: want both to name %s", f.Summary, f.Fix, product)
+			}
+		},
 	}
 }

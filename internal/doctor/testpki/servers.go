@@ -272,6 +272,7 @@ type Proxy struct {
 	refuse       bool
 	auth         string          // the Proxy-Authorization value required; empty for none
 	connectPorts map[string]bool // ports CONNECT may reach; nil for any
+	refusal      *Refusal
 
 	mu       sync.Mutex
 	minted   map[string]*tls.Certificate
@@ -302,11 +303,21 @@ type ProxyConfig struct {
 	// proxy that tunnels to 443 only does (Squid's SSL_ports); CONNECT to
 	// any other port is answered 403. Plain HTTP is forwarded to any port.
 	ConnectPorts []string
+	// Refusal, when set, answers every request with this page, as an
+	// inspection product's block page does.
+	Refusal *Refusal
+}
+
+// Refusal is a proxy's refusal page: its status, headers and body.
+type Refusal struct {
+	Status int
+	Header map[string]string
+	Body   string
 }
 
 // NewProxy starts a tunnelling and forwarding proxy configured by cfg.
 func NewProxy(tb testing.TB, cfg ProxyConfig) *Proxy {
-	p := &Proxy{hosts: cfg.Hosts}
+	p := &Proxy{hosts: cfg.Hosts, refusal: cfg.Refusal}
 	if cfg.User != "" {
 		p.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.User+":"+cfg.Password))
 	}
@@ -380,6 +391,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_, port, _ := net.SplitHostPort(r.Host)
 	switch {
+	case p.refusal != nil:
+		rec.Status = p.refusal.Status
 	case p.refuse:
 		rec.Status = http.StatusForbidden
 	case p.auth != "" && rec.Auth != p.auth:
@@ -393,6 +406,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.Connects = append(p.Connects, r.Host)
 	}
 	p.mu.Unlock()
+	if p.refusal != nil {
+		for k, v := range p.refusal.Header {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(p.refusal.Status)
+		io.WriteString(w, p.refusal.Body)
+		return
+	}
 	switch rec.Status {
 	case http.StatusForbidden:
 		http.Error(w, "blocked by policy", http.StatusForbidden)
