@@ -1,7 +1,9 @@
 package doctor_test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +92,27 @@ func corpus() []scenario {
 				return serve(t, []*testpki.Cert{l, e.inter}, nil, time.Time{})
 			},
 			want: []string{"revocation.checked/info", "revocation.checked/info"},
+		},
+		{
+			name:   "fail/server-speaks-only-tls-1.0-and-1.1",
+			source: "RFC 8996 (deprecating TLS 1.0 and 1.1); Microsoft, \"TLS 1.0 and 1.1 disablement for Windows\" (2023)",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				chain := []*testpki.Cert{e.leaf(t, nil), e.inter}
+				addr := testpki.TLSServerWith(t, testpki.Certs(chain...), chain[0].Key, func(c *tls.Config) {
+					c.MinVersion, c.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+				})
+				return "https://" + host + ":" + portOf(t, "https://"+addr)
+			},
+			want: []string{"tls.handshake_failed/error"},
+			check: func(t *testing.T, rep *doctor.Report) {
+				f := find(t, rep, finding.TLSHandshakeFailed)
+				if got := fmt.Sprint(f.Evidence["serverVersions"]); got != "[TLS 1.0 TLS 1.1]" {
+					t.Errorf("serverVersions = %s, want [TLS 1.0 TLS 1.1]", got)
+				}
+				if !strings.Contains(f.Fix, "Enable TLS 1.2") {
+					t.Errorf("fix = %q, want it to enable TLS 1.2", f.Fix)
+				}
+			},
 		},
 		blockPageScenario("squid", "Squid error template ERR_ACCESS_DENIED and its X-Squid-Error header (squid-cache.org, errors/templates/ERR_ACCESS_DENIED)",
 			&testpki.Refusal{Status: 403, Header: map[string]string{"X-Squid-Error": "ERR_ACCESS_DENIED 0", "Server": "squid/5.7"},

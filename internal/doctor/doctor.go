@@ -136,6 +136,9 @@ type attempt struct {
 	via      string // "direct" or the proxy URL
 	conn     *tls.Conn
 	findings []finding.Finding // why it failed
+	// dial opens another connection the same way (for the follow-up
+	// questions of a failed handshake); nil when there is none.
+	dial func(context.Context) (net.Conn, error)
 }
 
 func (a *attempt) ok() bool { return a.conn != nil }

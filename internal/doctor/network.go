@@ -94,6 +94,7 @@ func (d *Doctor) dialDirect(ctx context.Context, t Target) *attempt {
 		})
 		return a
 	}
+	a.dial = func(ctx context.Context) (net.Conn, error) { return d.dialIPs(ctx, ips, strconv.Itoa(t.Port)) }
 	d.handshake(ctx, t, conn, a)
 	return a
 }
@@ -131,8 +132,55 @@ func (d *Doctor) handshake(ctx context.Context, t Target, conn net.Conn, a *atte
 		f.Detail = fmt.Sprintf("The server answered the TLS hello with an HTTP response (%q...): this port serves unencrypted HTTP.", string(rhe.RecordHeader[:]))
 		f.Fix = fmt.Sprintf("Use the HTTPS port of the server (usually 443), or enable TLS on port %d.", t.Port)
 		f.Evidence["plainHTTP"] = true
+	} else if a.dial != nil && !isTimeout(err) {
+		d.explainVersions(ctx, t, a, &f)
 	}
 	a.findings = append(a.findings, f)
+}
+
+// tlsVersions are the versions a server is asked for one at a time when a
+// handshake fails, oldest first.
+var tlsVersions = []struct {
+	v    uint16
+	name string
+}{{tls.VersionTLS10, "TLS 1.0"}, {tls.VersionTLS11, "TLS 1.1"}, {tls.VersionTLS12, "TLS 1.2"}, {tls.VersionTLS13, "TLS 1.3"}}
+
+// explainVersions asks the server for each protocol version alone (four
+// more connections, each under the step timeout) and says which it speaks,
+// so a refusal over the version names what the server can do.
+func (d *Doctor) explainVersions(ctx context.Context, t Target, a *attempt, f *finding.Finding) {
+	sni := t.Host
+	if net.ParseIP(sni) != nil {
+		sni = ""
+	}
+	var speaks []string
+	modern := false
+	for _, tv := range tlsVersions {
+		conn, err := a.dial(ctx)
+		if err != nil {
+			return // the path is gone: say nothing rather than guess
+		}
+		hctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+		tc := tls.Client(conn, &tls.Config{ServerName: sni, InsecureSkipVerify: true, MinVersion: tv.v, MaxVersion: tv.v})
+		if tc.HandshakeContext(hctx) == nil {
+			speaks = append(speaks, tv.name)
+			modern = modern || tv.v >= tls.VersionTLS12
+		}
+		cancel()
+		conn.Close()
+	}
+	f.Evidence["serverVersions"] = speaks
+	f.Evidence["clientVersions"] = []string{"TLS 1.2", "TLS 1.3"}
+	switch {
+	case len(speaks) == 0:
+		f.Detail += " Asked for each of TLS 1.0, 1.1, 1.2 and 1.3 alone, the server completed none: the version is not the cause (a cipher suite, a certificate the server cannot use, or a middlebox that ends the handshake)."
+	case !modern:
+		f.Summary = fmt.Sprintf("%s speaks only %s, which current clients refuse", t.Addr(), strings.Join(speaks, " and "))
+		f.Detail += fmt.Sprintf(" Asked for each version alone, the server completed %s and refused TLS 1.2 and 1.3. Browsers, Windows (since 2023), macOS and iOS, Java 8u291+, OpenSSL 3 and Go refuse TLS 1.0 and 1.1 (RFC 8996).", strings.Join(speaks, ", "))
+		f.Fix = fmt.Sprintf("Enable TLS 1.2 and TLS 1.3 on the server behind %s (or on the load balancer in front of it); TLS 1.0 and 1.1 are deprecated (RFC 8996) and cannot be re-enabled on modern clients.", t.Addr())
+	default:
+		f.Detail += fmt.Sprintf(" Asked for each version alone, the server completed %s: the version is not the cause.", strings.Join(speaks, ", "))
+	}
 }
 
 // checkClock compares the local clock with the server's Date header, read

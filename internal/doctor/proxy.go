@@ -263,6 +263,16 @@ func (d *Doctor) dialProxy(ctx context.Context, t Target, rt route) *attempt {
 		}
 		return fail(summary, detail, fix, ev)
 	}
+	a.dial = func(ctx context.Context) (net.Conn, error) {
+		r, err := d.connect(ctx, t.Addr(), pu)
+		if err != nil {
+			return nil, err
+		}
+		if r.conn == nil {
+			return nil, fmt.Errorf("the proxy answered CONNECT with %d", r.status)
+		}
+		return r.conn, nil
+	}
 	d.handshake(ctx, t, r.conn, a)
 	return a
 }

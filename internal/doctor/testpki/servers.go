@@ -71,6 +71,20 @@ func TLSServer(tb testing.TB, chain []*x509.Certificate, key any, staple []byte,
 	return serve(tb, dateHandler(date), &tls.Config{Certificates: []tls.Certificate{cert}})
 }
 
+// TLSServerWith starts an HTTPS server like TLSServer (no staple, Date
+// Now) whose tls.Config edit adjusts: protocol versions, client
+// certificate requests.
+func TLSServerWith(tb testing.TB, chain []*x509.Certificate, key any, edit func(*tls.Config)) string {
+	tb.Helper()
+	cert := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
+	for _, c := range chain {
+		cert.Certificate = append(cert.Certificate, c.Raw)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	edit(cfg)
+	return serve(tb, dateHandler(Now), cfg)
+}
+
 // HTTPServer starts a plain-HTTP server on 127.0.0.1 and returns its address.
 func HTTPServer(tb testing.TB) string {
 	tb.Helper()
