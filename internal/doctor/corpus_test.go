@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,12 @@ func corpus() []scenario {
 				}
 			},
 		},
+		mtlsScenario("required-tls12", tls.RequireAnyClientCert, tls.VersionTLS12, "", with("tls.client_certificate/warning"), "yes"),
+		mtlsScenario("required-tls13", tls.RequireAnyClientCert, tls.VersionTLS13, "", with("tls.client_certificate/warning"), "yes"),
+		mtlsScenario("optional", tls.RequestClientCert, tls.VersionTLS13, "", with("tls.client_certificate/warning"), "no"),
+		mtlsScenario("through-tunnel", tls.RequireAnyClientCert, tls.VersionTLS13, "tunnel", with("proxy.used/info", "tls.client_certificate/warning"), "yes"),
+		mtlsScenario("through-inspection", tls.RequireAnyClientCert, tls.VersionTLS13, "resign",
+			[]string{"proxy.used/info", "revocation.unavailable/warning", "tls.client_certificate/error", "tls.intercepted/error"}, "yes"),
 		blockPageScenario("squid", "Squid error template ERR_ACCESS_DENIED and its X-Squid-Error header (squid-cache.org, errors/templates/ERR_ACCESS_DENIED)",
 			&testpki.Refusal{Status: 403, Header: map[string]string{"X-Squid-Error": "ERR_ACCESS_DENIED 0", "Server": "squid/5.7"},
 				Body: `<html><head><title>ERROR: The requested URL could not be retrieved</title></head><body><h1>ERROR</h1><h2>The requested URL could not be retrieved</h2>
@@ -161,6 +168,46 @@ func blockPageScenario(name, source string, page *testpki.Refusal, product, reas
 			}
 			if !strings.Contains(f.Fix, product) || !strings.Contains(f.Summary, product) {
 				t.Errorf("summary %q, fix %q: want both to name %s", f.Summary, f.Fix, product)
+			}
+		},
+	}
+}
+
+// mtlsScenario is a server that asks for a client certificate, as Okta's
+// *.mtls.okta.com endpoints of its desktop authenticator do, reached
+// directly or through a tunnelling or re-signing proxy.
+func mtlsScenario(name string, auth tls.ClientAuthType, version uint16, proxy string, want []string, required string) scenario {
+	prefix := "warn/"
+	if slices.ContainsFunc(want, func(w string) bool { return strings.HasSuffix(w, "/error") }) {
+		prefix = "fail/"
+	}
+	return scenario{
+		name:   prefix + "client-certificate-" + name,
+		source: "Okta, \"Okta Verify allowlist\" (*.mtls.okta.com client-certificate endpoints must bypass TLS inspection); RFC 8446 section 4.3.2 and RFC 5246 section 7.4.4 (CertificateRequest)",
+		setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+			chain := []*testpki.Cert{e.leaf(t, nil), e.inter}
+			addr := testpki.TLSServerWith(t, testpki.Certs(chain...), chain[0].Key, func(c *tls.Config) {
+				c.ClientAuth, c.MinVersion, c.MaxVersion = auth, version, version
+				c.ClientCAs = testpki.Pool(e.root)
+			})
+			switch proxy {
+			case "tunnel":
+				always(testpki.TunnelProxy(t, hosts{host: "127.0.0.1"}), "--proxy", cfg)
+			case "resign":
+				zroot := testpki.Issue(t, testpki.Template{CN: "Zscaler Root CA", Org: "Zscaler Inc.", CA: true, Key: "proxy-root"}, nil)
+				always(testpki.ResignProxy(t, zroot, hosts{host: "127.0.0.1"}), "--proxy", cfg)
+				cfg.Roots = testpki.Pool(e.root, zroot)
+			}
+			return "https://" + host + ":" + portOf(t, "https://"+addr)
+		},
+		want: want,
+		check: func(t *testing.T, rep *doctor.Report) {
+			f := find(t, rep, finding.TLSClientCertificate)
+			if f.Evidence["required"] != required || fmt.Sprint(f.Evidence["acceptableCAs"]) != "[CN=Acme Test Root]" {
+				t.Errorf("evidence = %v, want required %q and the acceptable CA", f.Evidence, required)
+			}
+			if !strings.Contains(f.Fix, "Exempt "+host+" from TLS inspection") {
+				t.Errorf("fix = %q, want the inspection exemption", f.Fix)
 			}
 		},
 	}

@@ -134,20 +134,27 @@ func (r *Report) HasError() bool { return finding.HasError(r.Findings) }
 // attempt is one way of reaching the server: direct or through the proxy.
 type attempt struct {
 	via      string // "direct" or the proxy URL
-	conn     *tls.Conn
+	conn     *tls.Conn // nil when the handshake did not complete
+	state    *tls.ConnectionState
+	// clientCert is the server's request for a client certificate, nil
+	// when it asked for none.
+	clientCert *clientCertRequest
 	findings []finding.Finding // why it failed
 	// dial opens another connection the same way (for the follow-up
 	// questions of a failed handshake); nil when there is none.
 	dial func(context.Context) (net.Conn, error)
 }
 
-func (a *attempt) ok() bool { return a.conn != nil }
+// ok reports whether the server's chain was received: the handshake
+// completed, or it ended only because the server insists on a client
+// certificate the doctor does not have.
+func (a *attempt) ok() bool { return a.state != nil }
 
 func (a *attempt) certs() []*x509.Certificate {
-	if a.conn == nil {
+	if a.state == nil {
 		return nil
 	}
-	return a.conn.ConnectionState().PeerCertificates
+	return a.state.PeerCertificates
 }
 
 // Diagnose checks t and returns the report. It never fails: what goes wrong
@@ -238,8 +245,13 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 		return d.finish(rep, start)
 	}
 
-	cs := primary.conn.ConnectionState()
-	wg.Go(func() { add(d.checkClock(ctx, t, primary.conn)...) })
+	cs := *primary.state
+	if primary.conn != nil {
+		wg.Go(func() { add(d.checkClock(ctx, t, primary.conn)...) })
+	}
+	if f, ok := d.clientCertFinding(t, direct, proxied, proxyURL); ok {
+		add(f)
+	}
 
 	v, err := trust.New(trust.Config{
 		Roots: d.cfg.Roots, PublicRoots: d.cfg.PublicRoots, Pins: d.cfg.Pins,

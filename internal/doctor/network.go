@@ -111,15 +111,36 @@ func (d *Doctor) handshake(ctx context.Context, t Target, conn net.Conn, a *atte
 	if net.ParseIP(sni) != nil {
 		sni = ""
 	}
-	tc := tls.Client(conn, &tls.Config{ServerName: sni, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	tc := tls.Client(conn, &tls.Config{ServerName: sni, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12,
+		// The server's chain arrives before any client certificate is
+		// asked for; keep it, so a server that insists on one is still
+		// judged.
+		VerifyConnection: func(cs tls.ConnectionState) error { a.state = &cs; return nil },
+		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			a.clientCert = newClientCertRequest(cri)
+			return &tls.Certificate{}, nil // none: the doctor holds no client key
+		},
+	})
 	hctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
 	err := tc.HandshakeContext(hctx)
 	if err == nil {
 		a.conn = tc
+		cs := tc.ConnectionState()
+		a.state = &cs
+		if a.clientCert != nil && cs.Version >= tls.VersionTLS13 {
+			a.clientCert.required = d.refusedAfterHandshake(ctx, t, a)
+		}
 		return
 	}
 	conn.Close()
+	if a.clientCert != nil && a.state != nil {
+		// The server asked for a certificate, got none and ended the
+		// handshake (TLS 1.2): it requires one.
+		a.clientCert.required, a.clientCert.err = "yes", err.Error()
+		return
+	}
+	a.state = nil
 	f := finding.Finding{
 		ID: finding.TLSHandshakeFailed, Severity: finding.Error,
 		Summary:  fmt.Sprintf("No TLS session with %s", t.Addr()),
