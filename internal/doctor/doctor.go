@@ -133,13 +133,13 @@ func (r *Report) HasError() bool { return finding.HasError(r.Findings) }
 
 // attempt is one way of reaching the server: direct or through the proxy.
 type attempt struct {
-	via      string // "direct" or the proxy URL
-	conn     *tls.Conn // nil when the handshake did not complete
-	state    *tls.ConnectionState
+	via   string    // "direct" or the proxy URL
+	conn  *tls.Conn // nil when the handshake did not complete
+	state *tls.ConnectionState
 	// clientCert is the server's request for a client certificate, nil
 	// when it asked for none.
 	clientCert *clientCertRequest
-	findings []finding.Finding // why it failed
+	findings   []finding.Finding // why it failed
 	// dial opens another connection the same way (for the follow-up
 	// questions of a failed handshake); nil when there is none.
 	dial func(context.Context) (net.Conn, error)
