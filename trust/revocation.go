@@ -54,6 +54,7 @@ type RevocationCheck struct {
 	Status     Status
 	Err        error     // why the status is unreachable or invalid
 	RevokedAt  time.Time // when revoked
+	ThisUpdate time.Time // when the CA signed the answer: a time the CA vouches has passed
 	NextUpdate time.Time
 	Cached     bool // answered from the cache
 }
@@ -180,7 +181,7 @@ func (v *Verifier) parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.
 }
 
 func (v *Verifier) ocspStatus(c *RevocationCheck, r *ocsp.Response) {
-	c.NextUpdate = r.NextUpdate
+	c.NextUpdate, c.ThisUpdate = r.NextUpdate, r.ThisUpdate
 	if !r.NextUpdate.IsZero() && v.cfg.Now().After(r.NextUpdate) {
 		c.Status, c.Err = StatusInvalid, fmt.Errorf("OCSP response is stale: its nextUpdate %s has passed", dateOf(r.NextUpdate))
 		return
@@ -198,7 +199,7 @@ func (v *Verifier) ocspStatus(c *RevocationCheck, r *ocsp.Response) {
 func (v *Verifier) ocsp(ctx context.Context, c *RevocationCheck, cert, issuer *x509.Certificate) {
 	key := "ocsp|" + Pin(issuer) + "|" + cert.SerialNumber.String()
 	if e, ok := v.cache.get(key, v.cfg.Now()); ok {
-		c.Status, c.RevokedAt, c.NextUpdate, c.Cached = e.status, e.revokedAt, e.nextUpdate, true
+		c.Status, c.RevokedAt, c.ThisUpdate, c.NextUpdate, c.Cached = e.status, e.revokedAt, e.thisUpdate, e.nextUpdate, true
 		return
 	}
 	req, err := ocsp.CreateRequest(cert, issuer, &ocsp.RequestOptions{Hash: crypto.SHA1})
@@ -216,7 +217,7 @@ func (v *Verifier) ocsp(ctx context.Context, c *RevocationCheck, cert, issuer *x
 	}
 	v.ocspStatus(c, r)
 	if c.Status == StatusGood || c.Status == StatusRevoked {
-		v.cache.put(key, cacheEntry{status: c.Status, revokedAt: c.RevokedAt, nextUpdate: c.NextUpdate})
+		v.cache.put(key, cacheEntry{status: c.Status, revokedAt: c.RevokedAt, thisUpdate: c.ThisUpdate, nextUpdate: c.NextUpdate})
 	}
 }
 
@@ -303,13 +304,13 @@ func (v *Verifier) crl(ctx context.Context, c *RevocationCheck, cert, issuer *x5
 			c.Status, c.Err, c.NextUpdate = StatusInvalid, fmt.Errorf("CRL from %s is stale: its nextUpdate %s has passed", c.URL, dateOf(rl.NextUpdate)), rl.NextUpdate
 			return
 		}
-		e = cacheEntry{nextUpdate: rl.NextUpdate, revoked: map[string]time.Time{}}
+		e = cacheEntry{thisUpdate: rl.ThisUpdate, nextUpdate: rl.NextUpdate, revoked: map[string]time.Time{}}
 		for _, r := range rl.RevokedCertificateEntries {
 			e.revoked[r.SerialNumber.String()] = r.RevocationTime
 		}
 		v.cache.put(key, e)
 	}
-	c.NextUpdate = e.nextUpdate
+	c.NextUpdate, c.ThisUpdate = e.nextUpdate, e.thisUpdate
 	if at, ok := e.revoked[cert.SerialNumber.String()]; ok {
 		c.Status, c.RevokedAt = StatusRevoked, at
 		return
@@ -435,6 +436,7 @@ type Cache struct {
 type cacheEntry struct {
 	status     Status
 	revokedAt  time.Time
+	thisUpdate time.Time
 	nextUpdate time.Time
 	revoked    map[string]time.Time // CRL: serial → revocation time
 }

@@ -121,6 +121,53 @@ func corpus() []scenario {
 		mtlsScenario("through-tunnel", tls.RequireAnyClientCert, tls.VersionTLS13, "tunnel", with("proxy.used/info", "tls.client_certificate/warning"), "yes"),
 		mtlsScenario("through-inspection", tls.RequireAnyClientCert, tls.VersionTLS13, "resign",
 			[]string{"proxy.used/info", "revocation.unavailable/warning", "tls.client_certificate/error", "tls.intercepted/error"}, "yes"),
+		{
+			// The server's Date is 3 hours behind; this machine agrees
+			// with the CA's signed OCSP and CRL times (thisUpdate one hour
+			// ago): the server's clock is the wrong one. (This was
+			// warn/clock-skew, which blamed this machine.)
+			name:   "warn/server-clock-behind",
+			source: "RFC 6960 section 4.2.1 and RFC 5280 section 5.1.2.4 (thisUpdate: a time the CA signed); RFC 9110 section 6.6.1 (Date)",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				return serve(t, []*testpki.Cert{e.leaf(t, nil), e.inter}, nil, testpki.Now.Add(-3*time.Hour))
+			},
+			want: with("clock.server_skew/warning"),
+			check: func(t *testing.T, rep *doctor.Report) {
+				f := find(t, rep, finding.ClockServerSkew)
+				if f.Evidence["skewSeconds"] != int64(3*3600) || f.Evidence["wrong"] != "server" {
+					t.Errorf("evidence = %v, want skew 3h and the server's clock wrong", f.Evidence)
+				}
+			},
+		},
+		{
+			// This machine's clock lost two days (a flat CMOS battery, a VM
+			// restored from a snapshot): the fresh leaf looks not yet
+			// valid, and the server and the CA agree that it is.
+			name:   "fail/local-clock-behind",
+			source: "Microsoft, \"Time synchronization for Windows\" (w32time); RFC 5280 section 4.1.2.5 (validity)",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				cfg.Now = func() time.Time { return testpki.Now.Add(-48 * time.Hour) }
+				return serve(t, []*testpki.Cert{e.leaf(t, nil), e.inter}, nil, time.Time{})
+			},
+			want: with("cert.not_yet_valid/error", "clock.skew/warning"),
+			check: func(t *testing.T, rep *doctor.Report) {
+				if f := find(t, rep, finding.ClockSkew); f.Evidence["wrong"] != "local" {
+					t.Errorf("evidence = %v, want this machine's clock wrong", f.Evidence)
+				}
+				if f := find(t, rep, finding.CertNotYetValid); !strings.Contains(f.Fix, "clock") {
+					t.Errorf("fix = %q, want it to send the reader to the clock", f.Fix)
+				}
+			},
+		},
+		{
+			name:   "warn/clocks-differ-undetermined",
+			source: "RFC 6960 section 4.2.2.1 (thisUpdate/nextUpdate bound the time only to their window)",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				return serve(t, []*testpki.Cert{e.leaf(t, nil), e.inter}, nil, testpki.Now.Add(3*time.Hour))
+			},
+			want:  with("clock.undetermined/warning"),
+			check: evidence(finding.ClockUndetermined, "wrong", "undetermined"),
+		},
 		blockPageScenario("squid", "Squid error template ERR_ACCESS_DENIED and its X-Squid-Error header (squid-cache.org, errors/templates/ERR_ACCESS_DENIED)",
 			&testpki.Refusal{Status: 403, Header: map[string]string{"X-Squid-Error": "ERR_ACCESS_DENIED 0", "Server": "squid/5.7"},
 				Body: `<html><head><title>ERROR: The requested URL could not be retrieved</title></head><body><h1>ERROR</h1><h2>The requested URL could not be retrieved</h2>

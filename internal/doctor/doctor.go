@@ -246,8 +246,11 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 	}
 
 	cs := *primary.state
+	var date time.Time
+	var dateOK bool
+	var dw sync.WaitGroup
 	if primary.conn != nil {
-		wg.Go(func() { add(d.checkClock(ctx, t, primary.conn)...) })
+		dw.Go(func() { date, dateOK = d.serverDate(ctx, t, primary.conn) })
 	}
 	if f, ok := d.clientCertFinding(t, direct, proxied, proxyURL); ok {
 		add(f)
@@ -294,6 +297,16 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 		}
 		add(f)
 	}
+	dw.Wait()
+	if dateOK {
+		cf := d.judgeClock(d.cfg.Now(), date, res)
+		if len(cf) > 0 && cf[0].ID == finding.ClockSkew {
+			mu.Lock()
+			amendForClock(rep.Findings)
+			mu.Unlock()
+		}
+		add(cf...)
+	}
 	chain := res.Chain
 	if len(chain) == 0 {
 		chain = slices.Concat(res.Served, res.Fetched)
@@ -310,6 +323,16 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 	}
 	wg.Wait()
 	return d.finish(rep, start)
+}
+
+// amendForClock points the validity findings at this machine's clock once
+// the clock is judged wrong: the certificate is fine, the clock is not.
+func amendForClock(fs []finding.Finding) {
+	for i := range fs {
+		if fs[i].ID == finding.CertExpired || fs[i].ID == finding.CertNotYetValid {
+			fs[i].Fix = "Fix this machine's clock first (see clock.skew): the server and the CA agree on a time that this certificate is valid at. " + fs[i].Fix
+		}
+	}
 }
 
 func mustURL(s string) *url.URL {

@@ -384,14 +384,7 @@ func scenarios() []scenario {
 				}
 			},
 		},
-		{
-			name: "warn/clock-skew",
-			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
-				return serve(t, []*testpki.Cert{e.leaf(t, nil), e.inter}, nil, testpki.Now.Add(-3*time.Hour))
-			},
-			want:  with("clock.skew/warning"),
-			check: evidence(finding.ClockSkew, "skewSeconds", int64(3*3600)),
-		},
+
 		{
 			name: "fail/allowlist-profile",
 			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
