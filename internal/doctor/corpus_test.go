@@ -168,6 +168,49 @@ func corpus() []scenario {
 			want:  with("clock.undetermined/warning"),
 			check: evidence(finding.ClockUndetermined, "wrong", "undetermined"),
 		},
+		{
+			name:   "fail/revocation-answers-stale",
+			source: "RFC 6960 section 4.2.2.1 (a response whose nextUpdate has passed is unreliable); RFC 5280 section 6.3.3 (a CRL past its nextUpdate)",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				e.rev.SetNextUpdate(-30 * time.Minute)
+				return serve(t, []*testpki.Cert{e.leaf(t, nil), e.inter}, nil, time.Time{})
+			},
+			want: []string{"revocation.unreachable/error", "revocation.unreachable/error", "revocation.unreachable/error"},
+			check: func(t *testing.T, rep *doctor.Report) {
+				for _, f := range rep.Findings {
+					if f.Evidence["status"] != "invalid" || !strings.Contains(fmt.Sprint(f.Evidence["error"]), "stale") {
+						t.Errorf("evidence = %v, want a stale answer", f.Evidence)
+					}
+				}
+			},
+		},
+		{
+			name:   "fail/crl-host-answered-by-captive-portal",
+			source: "RFC 8952 section 1 (captive portals intercept plain HTTP until the user signs in); RFC 5280 section 4.2.1.13 (CRLs are fetched over plain HTTP)",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				portal := testpki.HTTPServer(t) // answers every URL with 200 and a page
+				l := e.leaf(t, func(lt *testpki.Template) { lt.OCSP = nil; lt.CRL = []string{"http://" + portal + "/inter.crl"} })
+				return serve(t, []*testpki.Cert{l, e.inter}, nil, time.Time{})
+			},
+			want:  []string{"revocation.checked/info", "revocation.unreachable/error"},
+			check: evidence(finding.RevocationUnreachable, "status", "invalid"),
+		},
+		{
+			name:   "fail/ocsp-responder-stalls",
+			source: "Apple ocsp.apple.com slowdown of 12 November 2020 (apps hung at launch while the OCSP check waited); Chrome's and Firefox's short revocation timeouts",
+			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
+				cfg.Timeout = 500 * time.Millisecond
+				stall := testpki.StallingServer(t)
+				l := e.leaf(t, func(lt *testpki.Template) { lt.CRL = nil; lt.OCSP = []string{"http://" + stall + "/ocsp"} })
+				return serve(t, []*testpki.Cert{l, e.inter}, nil, time.Time{})
+			},
+			want: []string{"revocation.checked/info", "revocation.unreachable/error"},
+			check: func(t *testing.T, rep *doctor.Report) {
+				if f := find(t, rep, finding.RevocationUnreachable); f.Evidence["status"] != "unreachable" || !strings.Contains(fmt.Sprint(f.Evidence["error"]), "deadline") && !strings.Contains(fmt.Sprint(f.Evidence["error"]), "timeout") {
+					t.Errorf("evidence = %v, want an unreachable responder that timed out", f.Evidence)
+				}
+			},
+		},
 		blockPageScenario("squid", "Squid error template ERR_ACCESS_DENIED and its X-Squid-Error header (squid-cache.org, errors/templates/ERR_ACCESS_DENIED)",
 			&testpki.Refusal{Status: 403, Header: map[string]string{"X-Squid-Error": "ERR_ACCESS_DENIED 0", "Server": "squid/5.7"},
 				Body: `<html><head><title>ERROR: The requested URL could not be retrieved</title></head><body><h1>ERROR</h1><h2>The requested URL could not be retrieved</h2>

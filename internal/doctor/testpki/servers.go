@@ -85,6 +85,39 @@ func TLSServerWith(tb testing.TB, chain []*x509.Certificate, key any, edit func(
 	return serve(tb, dateHandler(Now), cfg)
 }
 
+// StallingServer accepts TCP connections on 127.0.0.1 and never answers,
+// as a responder that hangs does; connections are closed when the test
+// ends. It returns the address.
+func StallingServer(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	tb.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
 // HTTPServer starts a plain-HTTP server on 127.0.0.1 and returns its address.
 func HTTPServer(tb testing.TB) string {
 	tb.Helper()
