@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -357,6 +358,10 @@ func (v *Verifier) fetch(ctx context.Context, method, u, contentType string, bod
 	}
 	resp, err := v.client.Do(req)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			// One message for a stall, whichever timer fired first.
+			return nil, &url.Error{Op: method, URL: u, Err: fmt.Errorf("no answer within %v: %w", v.cfg.FetchTimeout, context.DeadlineExceeded)}
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()

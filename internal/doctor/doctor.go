@@ -364,7 +364,9 @@ func (d *Doctor) httpClient() *http.Client {
 	tr := &http.Transport{
 		DialContext:           d.dialContext,
 		TLSHandshakeTimeout:   d.cfg.Timeout,
-		ResponseHeaderTimeout: d.cfg.Timeout,
+		// The fetch's own deadline (trust's FetchTimeout, the same step
+		// timeout) ends a stalled answer; this is a backstop.
+		ResponseHeaderTimeout: 2 * d.cfg.Timeout,
 		DisableKeepAlives:     true,
 	}
 	if d.cfg.Proxy != nil || d.envProxy != nil {
