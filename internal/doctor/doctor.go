@@ -362,8 +362,8 @@ func (d *Doctor) finish(rep *Report, start time.Time) *Report {
 // through the configured proxy, resolving with the configured resolver.
 func (d *Doctor) httpClient() *http.Client {
 	tr := &http.Transport{
-		DialContext:           d.dialContext,
-		TLSHandshakeTimeout:   d.cfg.Timeout,
+		DialContext:         d.dialContext,
+		TLSHandshakeTimeout: d.cfg.Timeout,
 		// The fetch's own deadline (trust's FetchTimeout, the same step
 		// timeout) ends a stalled answer; this is a backstop.
 		ResponseHeaderTimeout: 2 * d.cfg.Timeout,
