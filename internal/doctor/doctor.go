@@ -116,6 +116,8 @@ type Report struct {
 	DurationMs int64             `json:"durationMs"`
 	Findings   []finding.Finding `json:"findings"`
 	Chain      []ChainCert       `json:"chain"`
+
+	certs []*x509.Certificate // the chain of Chain, for the allowlist
 }
 
 // ChainCert is one certificate of the chain, leaf first.
@@ -311,6 +313,7 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 	if len(chain) == 0 {
 		chain = slices.Concat(res.Served, res.Fetched)
 	}
+	rep.certs = chain
 	for _, c := range chain {
 		rep.Chain = append(rep.Chain, ChainCert{
 			Subject: c.Subject.String(), Issuer: c.Issuer.String(),
