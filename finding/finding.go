@@ -106,6 +106,9 @@ const (
 	// DNSWildcardSynthesized (info): the answer at a name came from a
 	// wildcard record (RFC 4592), not from a record at the name.
 	DNSWildcardSynthesized = "dns.wildcard_synthesized"
+	// DNSCNAMEChain (info): the CNAME points at a name that leads, by
+	// more CNAMEs, to the expected target: resolvers reach it.
+	DNSCNAMEChain = "dns.cname_chain"
 )
 
 // HasError reports whether any finding has severity Error.

@@ -257,6 +257,19 @@ func TestCheck(t *testing.T) {
 				"found": "map[A:[192.0.2.10]]", "expected": target}}},
 		},
 		{
+			name:    "ok/cname-chain-reaches-target",
+			source:  "RFC 1034 section 3.6.2 and RFC 2181 section 10.1.1 (resolvers follow CNAME chains); CDNs and DNS hosts that put an alias of their own in between",
+			records: plus(healthy[:1], `login 300 IN CNAME login.acme.cdn.test.`, `login.acme.cdn.test. 300 IN CNAME edge.hallmark.test.`),
+			want: []want{{finding.DNSCNAMEChain, finding.Info, map[string]any{
+				"chain": "[login.acme.cdn.test edge.hallmark.test]"}}},
+		},
+		{
+			name:    "fail/cname-chain-ends-elsewhere",
+			source:  "RFC 1034 section 3.6.2: a chain that ends at another host does not reach the service",
+			records: plus(healthy[:1], `login 300 IN CNAME login.acme.cdn.test.`, `login.acme.cdn.test. 300 IN CNAME old-edge.example.test.`),
+			want:    []want{{finding.DNSCNAMEWrongTarget, finding.Error, map[string]any{"found": "[login.acme.cdn.test]"}}},
+		},
+		{
 			name:    "fail/cname-at-doubled-name",
 			records: plus(healthy[:1], `login.acme.test 300 IN CNAME edge.hallmark.test.`),
 			want: []want{{finding.DNSRecordAtDoubledName, finding.Error, map[string]any{

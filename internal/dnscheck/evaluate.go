@@ -114,7 +114,71 @@ func (ev *evaluation) collect(ctx context.Context) {
 	if len(jobs) > 0 {
 		ev.add(ev.c.run(ctx, jobs))
 	}
+	ev.followChains(ctx)
 	wg.Wait()
+}
+
+// maxChain bounds how many CNAME hops are followed (resolvers give up
+// around 8 to 16).
+const maxChain = 8
+
+// followChains asks a resolver, hop by hop, where the CNAME targets other
+// than the expected one lead: a chain that ends at the expected target
+// reaches it as resolvers see it (a CDN or a tenant's own alias in
+// between), and is not a wrong target.
+func (ev *evaluation) followChains(ctx context.Context) {
+	if ev.target == "" || len(ev.c.resolvers) == 0 {
+		return
+	}
+	res := ev.c.resolvers[0]
+	seen := map[string]bool{ev.target: true}
+	var next []string
+	for _, s := range ev.d.servers {
+		if r, ok := ev.get(s, ev.name, dns.TypeCNAME); ok && authFault(r) == "" {
+			for _, v := range r.Values {
+				next = append(next, dns.CanonicalName(v))
+			}
+		}
+	}
+	for hop := 0; hop < maxChain && len(next) > 0; hop++ {
+		var jobs []job
+		for _, n := range next {
+			if !seen[n] {
+				seen[n] = true
+				jobs = append(jobs, job{srv: res, name: n, qtype: dns.TypeCNAME})
+			}
+		}
+		next = nil
+		rs := ev.c.run(ctx, jobs)
+		ev.add(rs)
+		for _, r := range rs {
+			for _, v := range r.Values {
+				next = append(next, dns.CanonicalName(v))
+			}
+		}
+	}
+}
+
+// chainTo returns the chain from a CNAME target to the expected one, as
+// the resolver answered it, or nil when it does not get there.
+func (ev *evaluation) chainTo(first string) []string {
+	if len(ev.c.resolvers) == 0 {
+		return nil
+	}
+	chain := []string{bare(strings.ToLower(first))}
+	cur := dns.CanonicalName(first)
+	for range maxChain {
+		r, ok := ev.get(ev.c.resolvers[0], cur, dns.TypeCNAME)
+		if !ok || len(r.Values) != 1 {
+			return nil
+		}
+		cur = dns.CanonicalName(r.Values[0])
+		chain = append(chain, bare(cur))
+		if cur == ev.target {
+			return chain
+		}
+	}
+	return nil
 }
 
 func (ev *evaluation) recordJobs(s Server) []job {
@@ -397,17 +461,23 @@ func (ev *evaluation) checkCNAME() {
 	}
 
 	q := question("CNAME", ev.name)
-	var have, wrong, missing []Server
-	var wrongVals []string
+	var have, wrong, missing, chained []Server
+	var wrongVals, chain []string
 	for _, s := range ev.d.servers {
 		r, _ := ev.get(s, ev.name, dns.TypeCNAME)
 		if id := authFault(r); id != "" {
 			ev.fault(s, id, q)
 			continue
 		}
+		var c []string
+		if len(r.Values) == 1 {
+			c = ev.chainTo(r.Values[0])
+		}
 		switch {
 		case containsName(r.Values, ev.target):
 			have = append(have, s)
+		case c != nil:
+			have, chained, chain = append(have, s), append(chained, s), c
 		case len(r.Values) > 0:
 			wrong = append(wrong, s)
 			for _, v := range r.Values {
@@ -448,6 +518,16 @@ func (ev *evaluation) checkCNAME() {
 	case len(have) > 0 && len(wrong)+len(missing) > 0:
 		ev.fs = append(ev.fs, ev.partial("CNAME", ev.name, fmt.Sprintf("the CNAME %s → %s", name, target), have, slices.Concat(wrong, missing), ev0))
 	case len(have) > 0:
+		if len(chained) > 0 {
+			path := strings.Join(append([]string{name}, chain...), " → ")
+			ev.fs = append(ev.fs, finding.Finding{
+				ID: finding.DNSCNAMEChain, Severity: finding.Info,
+				Summary:  fmt.Sprintf("%s reaches %s through a chain of CNAMEs: %s", name, target, path),
+				Detail:   fmt.Sprintf("%s answered CNAME %s with %s, which a resolver follows to %s. Resolvers and clients follow such a chain, so the name reaches the service; every link must keep pointing on.", list(chained), name, chain[0], target),
+				Fix:      fmt.Sprintf("Nothing to change. If a link in between is not yours to keep (a CDN being left), point the CNAME %q at %s directly.", rel, target),
+				Evidence: with(ev0, "chain", chain, "servers", labels(chained)),
+			})
+		}
 	case len(wrong) > 0:
 		found := uniq(wrongVals)
 		ev.fs = append(ev.fs, finding.Finding{
