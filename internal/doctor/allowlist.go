@@ -215,37 +215,34 @@ func (al *Allowlist) header(w io.Writer, comment string) {
 }
 
 func (al *Allowlist) writeText(w io.Writer) error {
-	al.header(w, "#")
+	var b strings.Builder
+	al.header(&b, "#")
 	var blocked int
-	for _, section := range []bool{false, true} {
-		title := "\n# Allow outbound (host:port  protocol  status  why)\n"
-		if section {
-			title = "\n# Exempt from TLS inspection (do not decrypt)\n"
+	b.WriteString("\n# Allow outbound (host:port  protocol  status  why)\n")
+	for _, e := range al.Entries {
+		if e.Status == "blocked" {
+			blocked++
 		}
-		wrote := false
-		for _, e := range al.Entries {
-			if section && !e.Exempt {
-				continue
-			}
-			if !wrote {
-				io.WriteString(w, title)
-				wrote = true
-			}
-			addr := net.JoinHostPort(e.Host, strconv.Itoa(e.Port))
-			if section {
-				fmt.Fprintf(w, "%-40s # %s\n", addr, e.ExemptWhy)
-				continue
-			}
-			if e.Status == "blocked" {
-				blocked++
-			}
-			fmt.Fprintf(w, "%-40s %-5s %-9s # %s\n", addr, e.Protocol, e.Status, strings.Join(e.Why, "; "))
+		fmt.Fprintf(&b, "%-40s %-5s %-9s # %s\n", net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), e.Protocol, e.Status, strings.Join(e.Why, "; "))
+	}
+	exempt := false
+	for _, e := range al.Entries {
+		if !e.Exempt {
+			continue
 		}
+		if !exempt {
+			b.WriteString("\n# Exempt from TLS inspection (do not decrypt)\n")
+			exempt = true
+		}
+		fmt.Fprintf(&b, "%-40s # %s\n", net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), e.ExemptWhy)
 	}
-	if blocked > 0 {
-		fmt.Fprintf(w, "\n# %d entr%s blocked from here: allow %s first.\n", blocked, map[bool]string{true: "y is", false: "ies are"}[blocked == 1], map[bool]string{true: "it", false: "them"}[blocked == 1])
+	switch {
+	case blocked == 1:
+		b.WriteString("\n# 1 entry is blocked from here: allow it first.\n")
+	case blocked > 1:
+		fmt.Fprintf(&b, "\n# %d entries are blocked from here: allow them first.\n", blocked)
 	}
-	_, err := io.WriteString(w, "")
+	_, err := io.WriteString(w, b.String())
 	return err
 }
 
