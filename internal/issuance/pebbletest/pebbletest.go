@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -129,7 +128,7 @@ func (p *Pebble) Start() {
 	cmd.Env = p.env
 	p.log = &logBuffer{}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
@@ -157,7 +156,7 @@ func (p *Pebble) Stop() {
 	if p.cmd == nil {
 		return
 	}
-	syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL)
+	p.cmd.Process.Kill() // SIGKILL to this PID on Unix
 	p.cmd.Wait()
 	p.cmd = nil
 }
