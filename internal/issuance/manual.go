@@ -297,29 +297,47 @@ func parseChain(s string) ([]*x509.Certificate, error) {
 	return decodeCerts("certificateChain", s)
 }
 
-func decodeCerts(field, s string) ([]*x509.Certificate, error) {
+// pemBlocks is every PEM block of field's text, refusing any text before,
+// between or after them: pem.Decode alone skips what is not PEM, so a field
+// could carry more than it shows.
+func pemBlocks(field, s string) ([]*pem.Block, error) {
 	rest := []byte(s)
-	var certs []*x509.Certificate
-	for n := 1; ; n++ {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
+	var blocks []*pem.Block
+	for {
+		b, after := pem.Decode(rest)
 		if b == nil {
 			break
 		}
+		if i := bytes.Index(rest, []byte("-----BEGIN")); i < 0 || len(bytes.TrimSpace(rest[:i])) > 0 {
+			return nil, fmt.Errorf("%s: text before PEM block %d is not PEM", field, len(blocks)+1)
+		}
+		blocks = append(blocks, b)
+		rest = after
+	}
+	if len(blocks) > 0 && len(bytes.TrimSpace(rest)) > 0 {
+		return nil, fmt.Errorf("%s: text after the last PEM block is not PEM", field)
+	}
+	return blocks, nil
+}
+
+func decodeCerts(field, s string) ([]*x509.Certificate, error) {
+	blocks, err := pemBlocks(field, s)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	for i, b := range blocks {
 		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%s: PEM block %d is %q, want CERTIFICATE", field, n, b.Type)
+			return nil, fmt.Errorf("%s: PEM block %d is %q, want CERTIFICATE", field, i+1, b.Type)
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: PEM block %d is not a valid X.509 certificate: %v", field, n, err)
+			return nil, fmt.Errorf("%s: PEM block %d is not a valid X.509 certificate: %v", field, i+1, err)
 		}
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
 		return nil, fmt.Errorf("%s is not PEM: expected -----BEGIN CERTIFICATE-----", field)
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, fmt.Errorf("%s: text after the last PEM block is not PEM", field)
 	}
 	return certs, nil
 }
@@ -328,15 +346,22 @@ func parseKey(s string) (crypto.Signer, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, errors.New("privateKey is empty")
 	}
-	b, _ := pem.Decode([]byte(s))
-	if b == nil {
-		return nil, errors.New("privateKey is not PEM: expected -----BEGIN PRIVATE KEY-----")
+	blocks, err := pemBlocks("privateKey", s)
+	if err != nil {
+		return nil, err
 	}
+	switch len(blocks) {
+	case 0:
+		return nil, errors.New("privateKey is not PEM: expected -----BEGIN PRIVATE KEY-----")
+	case 1:
+	default:
+		return nil, fmt.Errorf("privateKey holds %d PEM blocks; put there only the key of the certificate", len(blocks))
+	}
+	b := blocks[0]
 	if _, ok := b.Headers["Proc-Type"]; ok || b.Type == "ENCRYPTED PRIVATE KEY" {
 		return nil, errors.New("privateKey is encrypted; upload it without a passphrase")
 	}
 	var k any
-	var err error
 	switch b.Type {
 	case "PRIVATE KEY":
 		k, err = x509.ParsePKCS8PrivateKey(b.Bytes)
