@@ -52,9 +52,11 @@ bench: ## Run the benchmarks (see BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench CreateToCompleted -benchtime 10000x ./internal/customdomain/
 
 .PHONY: fuzz
-fuzz: ## Fuzz name normalisation and the log filter parser for 30s each
+fuzz: ## Fuzz name normalisation, the log filter parser, the API's JSON decoding and the console's next for 30s each
 	$(GO) test -run '^$$' -fuzz FuzzNormalizeName -fuzztime 30s ./internal/customdomain/
 	$(GO) test -run '^$$' -fuzz FuzzParseFilter -fuzztime 30s ./internal/systemlog/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/api/
+	$(GO) test -run '^$$' -fuzz FuzzSafeNext -fuzztime 30s ./internal/console/
 
 .PHONY: check
 check: ## gofmt, go vet and go mod tidy must be clean

@@ -17,6 +17,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
+	"github.com/hallmark-dev/hallmark/internal/upstream"
 )
 
 // newIssuer builds the ACME issuer when --acme-directory is set, and the
@@ -104,9 +105,9 @@ func (s *edgeSource) Lookup(ctx context.Context, name string) (edge.Entry, error
 	}
 	ent.OrgName = org.Name
 	if org.Upstream != "" {
-		u, err := url.Parse(org.Upstream)
-		if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
-			s.logger.Warn("edge: ignoring the org's upstream: not an http(s) URL", "org", org.ID, "upstream", org.Upstream)
+		u, err := upstream.Parse(org.Upstream)
+		if err != nil {
+			s.logger.Warn("edge: ignoring the org's upstream", "org", org.ID, "err", err)
 		} else {
 			ent.Upstream = u
 		}

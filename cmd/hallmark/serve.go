@@ -30,6 +30,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
+	"github.com/hallmark-dev/hallmark/internal/upstream"
 )
 
 // serveConfig is every flag of `hallmark serve`.
@@ -188,13 +189,13 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var upstream *url.URL
+	var defaultUpstream *url.URL
 	if c.Upstream != "" {
-		if upstream, err = url.Parse(c.Upstream); err != nil || upstream.Host == "" || upstream.Scheme != "http" && upstream.Scheme != "https" {
-			return usageError("--upstream %q: want an http(s) URL", c.Upstream)
+		if defaultUpstream, err = upstream.Parse(c.Upstream); err != nil {
+			return usageError("--upstream: %v; %s", err, upstream.Hint)
 		}
 	}
-	edgeSrv, err := edge.New(edge.Config{HTTPSAddr: c.HTTPSAddr, HTTPAddr: c.HTTPAddr, DefaultUpstream: upstream},
+	edgeSrv, err := edge.New(edge.Config{HTTPSAddr: c.HTTPSAddr, HTTPAddr: c.HTTPAddr, DefaultUpstream: defaultUpstream},
 		&edgeSource{domains: domains, orgs: st, brands: st, box: box, logger: logger}, st, logger.With("component", "edge"))
 	if err != nil {
 		return usageError("%v", err)

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/upstream"
 )
 
 // Entry is what the edge needs to serve a name.
@@ -136,8 +137,10 @@ func New(cfg Config, src Source, challenges Challenges, logger *slog.Logger) (*E
 	if cfg.CacheSize < 0 || cfg.NegativeCacheSize < 0 {
 		return nil, errors.New("edge: cache sizes must be positive")
 	}
-	if cfg.DefaultUpstream != nil && (cfg.DefaultUpstream.Scheme != "http" && cfg.DefaultUpstream.Scheme != "https" || cfg.DefaultUpstream.Host == "") {
-		return nil, fmt.Errorf("edge: upstream %q is not an http(s) URL", cfg.DefaultUpstream)
+	if cfg.DefaultUpstream != nil {
+		if err := upstream.Check(cfg.DefaultUpstream); err != nil {
+			return nil, fmt.Errorf("edge: default upstream: %w", err)
+		}
 	}
 	e := &Edge{
 		cfg:        cfg,

@@ -335,7 +335,7 @@ func (a *ACME) RenewalWindow(ctx context.Context, leaf *x509.Certificate) (Windo
 
 func parseChainPEM(b []byte) ([]*x509.Certificate, error) {
 	var chain []*x509.Certificate
-	for _, der := range walkPEM(b).Certs {
+	for _, der := range walkPEM(b).certDERs() {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
 			return nil, err

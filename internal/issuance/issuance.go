@@ -121,7 +121,7 @@ func (r Record) TLSCertificate(box *sealed.Box) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: parsing private key: %w", r.Name, err)
 	}
-	cert := &tls.Certificate{PrivateKey: key, Certificate: walkPEM(r.ChainPEM).Certs}
+	cert := &tls.Certificate{PrivateKey: key, Certificate: walkPEM(r.ChainPEM).certDERs()}
 	if len(cert.Certificate) == 0 {
 		return nil, fmt.Errorf("%s: stored chain holds no certificate", r.Name)
 	}

@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -308,23 +307,23 @@ func parseChain(s string) ([]*x509.Certificate, error) {
 }
 
 func decodeCerts(field, s string) ([]*x509.Certificate, error) {
-	w := walkPEM([]byte(s))
-	if len(w.Other) > 0 {
-		return nil, fmt.Errorf("%s: PEM block %d is %q, want CERTIFICATE", field, w.Other[0].Pos, w.Other[0].Type)
-	}
-	if len(w.Certs) == 0 {
-		return nil, fmt.Errorf("%s is not PEM: expected -----BEGIN CERTIFICATE-----", field)
+	blocks, err := pemBlocks(field, s)
+	if err != nil {
+		return nil, err
 	}
 	var certs []*x509.Certificate
-	for i, der := range w.Certs {
-		c, err := x509.ParseCertificate(der)
+	for i, b := range blocks {
+		if b.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("%s: PEM block %d is %q, want CERTIFICATE", field, i+1, b.Type)
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("%s: PEM block %d is not a valid X.509 certificate: %v", field, i+1, err)
 		}
 		certs = append(certs, c)
 	}
-	if w.Trailing {
-		return nil, fmt.Errorf("%s: text after the last PEM block is not PEM", field)
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s is not PEM: expected -----BEGIN CERTIFICATE-----", field)
 	}
 	return certs, nil
 }
@@ -333,15 +332,22 @@ func parseKey(s string) (crypto.Signer, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, errors.New("privateKey is empty")
 	}
-	b, _ := pem.Decode([]byte(s))
-	if b == nil {
-		return nil, errors.New("privateKey is not PEM: expected -----BEGIN PRIVATE KEY-----")
+	blocks, err := pemBlocks("privateKey", s)
+	if err != nil {
+		return nil, err
 	}
+	switch len(blocks) {
+	case 0:
+		return nil, errors.New("privateKey is not PEM: expected -----BEGIN PRIVATE KEY-----")
+	case 1:
+	default:
+		return nil, fmt.Errorf("privateKey holds %d PEM blocks; put there only the key of the certificate", len(blocks))
+	}
+	b := blocks[0]
 	if _, ok := b.Headers["Proc-Type"]; ok || b.Type == "ENCRYPTED PRIVATE KEY" {
 		return nil, errors.New("privateKey is encrypted; upload it without a passphrase")
 	}
 	var k any
-	var err error
 	switch b.Type {
 	case "PRIVATE KEY":
 		k, err = x509.ParsePKCS8PrivateKey(b.Bytes)
