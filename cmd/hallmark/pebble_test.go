@@ -101,11 +101,13 @@ func TestServeACMEPebble(t *testing.T) {
 			})
 	})
 	t.Run("fault/challenge-unreachable", func(t *testing.T) {
-		// The name's own A record sends the CA's validation to 127.0.0.2,
-		// where nothing listens.
+		// The CNAME target moves to 127.0.0.2, where nothing listens, so
+		// the CA's validation fails there. (An A record beside the CNAME
+		// at the name itself would be caught before issuance, as
+		// dns.cname_conflict.)
 		fault(t, "flaky.acme.test", "acme.challenge_failed",
-			func() { world.Set("flaky 300 IN A 127.0.0.2") },
-			func() { world.Remove("flaky", "A") },
+			func() { world.Remove(e2eTarget+".", "A"); world.Set(e2eTarget + ". 300 IN A 127.0.0.2") },
+			func() { world.Remove(e2eTarget+".", "A"); world.Set(e2eTarget + ". 300 IN A 127.0.0.1") },
 			func(f string) {
 				if !strings.Contains(f, "127.0.0.2") {
 					t.Errorf("finding %s, want what the CA reached (127.0.0.2)", f)
