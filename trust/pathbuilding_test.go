@@ -48,6 +48,7 @@ func TestOCSPSignerAuthorisation(t *testing.T) {
 		want   string // id/severity of the OCSP finding
 	}{
 		{"ok/issuer", func(p *pki) *testpki.Cert { return nil }, false, finding.RevocationChecked + "/info"},
+		{"ok/issuer-embedding-itself", func(p *pki) *testpki.Cert { return p.inter }, true, finding.RevocationChecked + "/info"},
 		{"ok/delegated", func(p *pki) *testpki.Cert {
 			return testpki.Issue(t, testpki.Template{CN: "OCSP", Key: "spare", Serial: 7, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning}}, p.inter)
 		}, true, finding.RevocationChecked + "/info"},
