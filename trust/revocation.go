@@ -161,6 +161,14 @@ func (v *Verifier) parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.
 		// someone else (another CA's key, a responder the issuer did not
 		// certify).
 		if other, perr := ocsp.ParseResponse(der, nil); perr == nil {
+			// The issuer signed and embedded its own certificate: allowed
+			// (x/crypto/ocsp then checks the issuer against itself).
+			if other.Certificate != nil && other.Certificate.Equal(issuer) && other.CheckSignatureFrom(issuer) == nil {
+				if other.SerialNumber.Cmp(cert.SerialNumber) != 0 {
+					return nil, fmt.Errorf("the OCSP response is for serial %s, not %s", other.SerialNumber, cert.SerialNumber)
+				}
+				return other, nil
+			}
 			ue := &UnauthorizedSignerError{Reason: fmt.Sprintf("neither %q nor a responder certificate it issued signed it (%v)", Name(issuer), err)}
 			if other.Certificate != nil {
 				ue.Signer = other.Certificate.Subject.String()
