@@ -137,8 +137,13 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 			return usageError("--dns-resolvers: %q is not ip:port", r)
 		}
 	}
+	// The data directory holds the database and key material: private
+	// to this user, whether it was just created or already existed.
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	if err := os.Chmod(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir %s: making it private (mode 0700): %w; run Hallmark as the directory's owner", c.DataDir, err)
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, "hallmark.db"), logger)
 	if err != nil {
