@@ -45,6 +45,7 @@ type serveConfig struct {
 	DomainLimit        int
 	RateLimit          int
 	AuthFailureLimit   int
+	LogRetention       time.Duration
 	Workers            int
 	LogLevel           string
 	LogFormat          string
@@ -91,6 +92,7 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	f.IntVar(&c.DomainLimit, "domain-limit", 200, "custom domains per org (E0000162 beyond; negative: no limit)")
 	f.IntVar(&c.RateLimit, "rate-limit", 6000, "API requests per token per minute (E0000047 beyond; negative: no limit)")
 	f.IntVar(&c.AuthFailureLimit, "auth-failure-limit", ratelimit.DefaultAuthFailures, "failed authentications (API tokens and console sign-ins together) per client address per minute; beyond, that address gets E0000047 (negative: no limit)")
+	f.DurationVar(&c.LogRetention, "log-retention", systemlog.DefaultRetention, "how long system log events are kept; older ones are deleted in the background in small batches (negative: forever)")
 	f.IntVar(&c.Workers, "workers", 8, "background DNS checks run at once")
 	f.StringVar(&c.HTTPSAddr, "https-addr", ":8443", "TLS for tenants' domains (SNI)")
 	f.StringVar(&c.HTTPAddr, "http-addr", ":8081", "plain HTTP: ACME http-01 answers, redirect to HTTPS")
@@ -266,6 +268,10 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	go func() { schedDone <- domains.Run(ctx) }()
 	edgeDone := make(chan error, 1)
 	go func() { edgeDone <- edgeSrv.Serve(ctx, httpsLn, httpLn) }()
+	retention := systemlog.NewRetention(systemlog.RetentionConfig{Keep: c.LogRetention}, st, logger, time.Now)
+	retentionDone := make(chan struct{})
+	go func() { retention.Run(ctx); close(retentionDone) }()
+	defer func() { cancel(); <-retentionDone }()
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(ln) }()
 

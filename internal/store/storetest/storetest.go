@@ -20,6 +20,7 @@ type Backend interface {
 	customdomain.Store
 	tenant.Store
 	systemlog.Store
+	systemlog.Pruner
 	issuance.Store
 	edge.Challenges
 }
