@@ -231,7 +231,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	authFailures := ratelimit.New(c.AuthFailureLimit, time.Now)
 	apiHandler := api.New(api.Config{RateLimit: c.RateLimit}, api.Deps{
 		Domains: domains, Tenants: tenants, Log: events, Logger: logger,
-		Registry: reg, Gatherer: reg, Ready: st.Ping, CARoot: caRoot, AuthFailures: authFailures,
+		Registry: reg, Gatherer: reg, Ready: st.Ready, Fault: st.Fault, CARoot: caRoot, AuthFailures: authFailures,
 	})
 
 	con, err := console.New(console.Config{}, console.Deps{

@@ -40,6 +40,9 @@ func apiError(status int, code, summary string, causes ...string) *Error {
 	return e
 }
 
+// retryAfter is the Retry-After of a 503, in seconds.
+const retryAfter = "30"
+
 // Okta's codes, with the status and summary Okta gives them.
 func errValidation(causes ...string) *Error {
 	return apiError(http.StatusBadRequest, "E0000001", "Api validation failed", causes...)
@@ -71,9 +74,15 @@ func fromDomainError(err error, id string) *Error {
 	var ie *customdomain.InvalidError
 	var te *tenant.InvalidError
 	var ue *issuance.UploadError
+	var se *store.UnavailableError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &se):
+		e := apiError(http.StatusServiceUnavailable, "E0000010", "Service is in read only mode",
+			se.Reason+"; nothing was changed. Retry after the time in Retry-After; the operator must free space or make the database writable")
+		e.internalErr = err
+		return e
 	case errors.As(err, &ue):
 		return errValidation(ue.Causes...)
 	case errors.As(err, &ne):
@@ -110,6 +119,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	e.ID = oktaid.New("oae")
 	if e.Status >= 500 {
 		logger.ErrorContext(r.Context(), "request failed", "errorId", e.ID, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	writeJSON(w, e.Status, e)
 }

@@ -1,12 +1,15 @@
 package sqlite
 
 import (
+	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 )
 
@@ -51,5 +54,29 @@ func TestDatabaseFilesPrivate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFaultReadOnly checks that a write refused because the database is
+// read-only becomes a *store.UnavailableError saying so.
+func TestFaultReadOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s, err := Open(t.Context(), path, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ro, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	_, err = ro.ExecContext(t.Context(), `INSERT INTO readiness (id, at, pad) VALUES (1, 1, x'00')`)
+	var ue *store.UnavailableError
+	if !errors.As(fault(err), &ue) || ue.Reason != "the database is read-only" || !errors.Is(fault(err), store.ErrUnavailable) {
+		t.Fatalf("fault(%v) = %v, want a store.UnavailableError saying the database is read-only", err, fault(err))
+	}
+	if got := fault(errors.New("other")); errors.Is(got, store.ErrUnavailable) {
+		t.Errorf("fault(other) = %v, want it unchanged", got)
 	}
 }

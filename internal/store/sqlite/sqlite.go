@@ -182,7 +182,7 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %v", store.ErrConflict, err)
 		}
 	}
-	return err
+	return fault(err)
 }
 
 // Times are stored as Unix nanoseconds; the zero time as NULL.
