@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/api"
+	"github.com/hallmark-dev/hallmark/internal/connlimit"
 	"github.com/hallmark-dev/hallmark/internal/console"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
@@ -248,12 +249,15 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 100},
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", c.APIAddr)
 	if err != nil {
 		return fmt.Errorf("--api-addr: %w", err)
 	}
+	ln = connlimit.Listen(ln, connlimit.Config{})
 	ca := "built-in"
 	if c.ACMEDirectory != "" {
 		ca = c.ACMEDirectory
