@@ -237,7 +237,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 
 	con, err := console.New(console.Config{}, console.Deps{
 		Domains: domains, Tenants: tenants, Log: events, Logger: logger.With("component", "console"),
-		Checker: checker, Certificates: st, Uploader: domains, AuthFailures: authFailures,
+		Checker: checker, Certificates: st, Uploader: domains, AuthFailures: authFailures, Fault: st.Fault,
 	})
 	if err != nil {
 		return err
