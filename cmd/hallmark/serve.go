@@ -20,6 +20,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/api"
 	"github.com/hallmark-dev/hallmark/internal/brand"
+	"github.com/hallmark-dev/hallmark/internal/connlimit"
 	"github.com/hallmark-dev/hallmark/internal/console"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
@@ -46,6 +47,7 @@ type serveConfig struct {
 	DomainLimit        int
 	RateLimit          int
 	AuthFailureLimit   int
+	LogRetention       time.Duration
 	Workers            int
 	LogLevel           string
 	LogFormat          string
@@ -92,6 +94,7 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	f.IntVar(&c.DomainLimit, "domain-limit", 200, "custom domains per org (E0000162 beyond; negative: no limit)")
 	f.IntVar(&c.RateLimit, "rate-limit", 6000, "API requests per token per minute (E0000047 beyond; negative: no limit)")
 	f.IntVar(&c.AuthFailureLimit, "auth-failure-limit", ratelimit.DefaultAuthFailures, "failed authentications (API tokens and console sign-ins together) per client address per minute; beyond, that address gets E0000047 (negative: no limit)")
+	f.DurationVar(&c.LogRetention, "log-retention", systemlog.DefaultRetention, "how long system log events are kept; older ones are deleted in the background in small batches (negative: forever)")
 	f.IntVar(&c.Workers, "workers", 8, "background DNS checks run at once")
 	f.StringVar(&c.HTTPSAddr, "https-addr", ":8443", "TLS for tenants' domains (SNI)")
 	f.StringVar(&c.HTTPAddr, "http-addr", ":8081", "plain HTTP: ACME http-01 answers, redirect to HTTPS")
@@ -138,8 +141,13 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 			return usageError("--dns-resolvers: %q is not ip:port", r)
 		}
 	}
+	// The data directory holds the database and key material: private
+	// to this user, whether it was just created or already existed.
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	if err := os.Chmod(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir %s: making it private (mode 0700): %w; run Hallmark as the directory's owner", c.DataDir, err)
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, "hallmark.db"), logger)
 	if err != nil {
@@ -227,12 +235,12 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	authFailures := ratelimit.New(c.AuthFailureLimit, time.Now)
 	apiHandler := api.New(api.Config{RateLimit: c.RateLimit}, api.Deps{
 		Domains: domains, Tenants: tenants, Brands: brands, Log: events, Logger: logger,
-		Registry: reg, Gatherer: reg, Ready: st.Ping, CARoot: caRoot, AuthFailures: authFailures,
+		Registry: reg, Gatherer: reg, Ready: st.Ready, Fault: st.Fault, CARoot: caRoot, AuthFailures: authFailures,
 	})
 
 	con, err := console.New(console.Config{}, console.Deps{
 		Domains: domains, Tenants: tenants, Log: events, Logger: logger.With("component", "console"),
-		Checker: checker, Certificates: st, Uploader: domains, AuthFailures: authFailures,
+		Checker: checker, Certificates: st, Uploader: domains, AuthFailures: authFailures, Fault: st.Fault,
 	})
 	if err != nil {
 		return err
@@ -244,12 +252,15 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 100},
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", c.APIAddr)
 	if err != nil {
 		return fmt.Errorf("--api-addr: %w", err)
 	}
+	ln = connlimit.Listen(ln, connlimit.Config{})
 	ca := "built-in"
 	if c.ACMEDirectory != "" {
 		ca = c.ACMEDirectory
@@ -264,6 +275,10 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	go func() { schedDone <- domains.Run(ctx) }()
 	edgeDone := make(chan error, 1)
 	go func() { edgeDone <- edgeSrv.Serve(ctx, httpsLn, httpLn) }()
+	retention := systemlog.NewRetention(systemlog.RetentionConfig{Keep: c.LogRetention}, st, logger, time.Now)
+	retentionDone := make(chan struct{})
+	go func() { retention.Run(ctx); close(retentionDone) }()
+	defer func() { cancel(); <-retentionDone }()
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(ln) }()
 

@@ -14,6 +14,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
+	"github.com/hallmark-dev/hallmark/internal/store"
 )
 
 // Error is Okta's error object. Every error response carries one.
@@ -42,6 +43,9 @@ func apiError(status int, code, summary string, causes ...string) *Error {
 	}
 	return e
 }
+
+// retryAfter is the Retry-After of a 503, in seconds.
+const retryAfter = "30"
 
 // Okta's codes, with the status and summary Okta gives them.
 func errValidation(causes ...string) *Error {
@@ -88,9 +92,15 @@ func fromDomainError(err error, id string) *Error {
 	var fe *errs.FieldError
 	var ue *issuance.UploadError
 	var bu *brand.InUseError
+	var se *store.UnavailableError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &se):
+		e := apiError(http.StatusServiceUnavailable, "E0000010", "Service is in read only mode",
+			se.Reason+"; nothing was changed. Retry after the time in Retry-After; the operator must free space or make the database writable")
+		e.internalErr = err
+		return e
 	case errors.As(err, &ue):
 		return errValidation(ue.Causes...)
 	case errors.As(err, &ne):
@@ -141,6 +151,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	if e.Status >= 500 {
 		logger.ErrorContext(r.Context(), "request failed", "errorId", e.ID, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	writeJSON(w, e.Status, e)
 }

@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/ratelimit"
+	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +50,10 @@ type Deps struct {
 	// console shares it so that guesses cannot be spread across both. Nil
 	// gets a limiter of ratelimit.DefaultAuthFailures per minute.
 	AuthFailures *ratelimit.Limiter
+	// Fault classifies a storage error (full, read-only) as a
+	// *store.UnavailableError, which the API answers with 503; nil leaves
+	// errors as they are.
+	Fault func(error) error
 }
 
 // Server is the API's HTTP handler.
@@ -62,6 +68,7 @@ type Server struct {
 	// authFailures counts failed authentications per client address.
 	authFailures *ratelimit.Limiter
 	ready        func(context.Context) error
+	fault        func(error) error
 	caRoot       []byte
 	handler      http.Handler
 }
@@ -77,7 +84,11 @@ func New(cfg Config, d Deps) *Server {
 		limiter:      ratelimit.New(cfg.RateLimit, time.Now),
 		authFailures: d.AuthFailures,
 		ready:        d.Ready,
+		fault:        d.Fault,
 		caRoot:       d.CARoot,
+	}
+	if s.fault == nil {
+		s.fault = func(err error) error { return err }
 	}
 	if s.authFailures == nil {
 		s.authFailures = ratelimit.New(ratelimit.DefaultAuthFailures, time.Now)
@@ -221,6 +232,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
+			err = s.fault(err)
 			var domainID string
 			if strings.HasPrefix(r.URL.Path, "/api/v1/domains/") {
 				domainID = r.PathValue("id")
@@ -252,7 +264,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.ready != nil {
 		if err := s.ready(ctx); err != nil {
 			s.logger.Warn("not ready", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			body := map[string]string{"status": "unavailable"}
+			var ue *store.UnavailableError
+			if errors.As(s.fault(err), &ue) {
+				body["cause"] = ue.Reason
+			}
+			w.Header().Set("Retry-After", retryAfter)
+			writeJSON(w, http.StatusServiceUnavailable, body)
 			return
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -54,6 +55,9 @@ type Store struct {
 func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("opening database %q: the path must be non-empty and hold neither ? nor #", path)
+	}
+	if err := privateFiles(path); err != nil {
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	// case_sensitive_like makes LIKE (the filter's sw and the q keywords)
 	// compare exactly, as PostgreSQL's LIKE and systemlog.Match do.
@@ -180,7 +184,7 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %v", store.ErrConflict, err)
 		}
 	}
-	return err
+	return fault(err)
 }
 
 // Times are stored as Unix nanoseconds; the zero time as NULL.
@@ -223,3 +227,24 @@ func checkLimit(limit int) error {
 }
 
 func sqlNull(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: true} }
+
+// privateFiles creates the database file 0600 if it is missing and makes it
+// and its -wal and -shm files 0600 if they exist with wider modes. SQLite
+// creates the journal files with the database file's mode, so they start
+// private too. In-memory and URI paths are left alone.
+func privateFiles(path string) error {
+	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("making %s private: %w", p, err)
+		}
+	}
+	return nil
+}

@@ -24,6 +24,7 @@ type Backend interface {
 	CreateDomain(ctx context.Context, d customdomain.Domain) error
 	tenant.Store
 	systemlog.Store
+	systemlog.Pruner
 	issuance.Store
 	edge.Challenges
 	brand.Store
