@@ -41,7 +41,7 @@ func TestDatabaseFilesPrivate(t *testing.T) {
 			}
 			defer s.Close()
 			// A write makes SQLite create the -wal and -shm files.
-			if _, err := s.AppendEvent(t.Context(), systemlog.Event{EventType: "x", Severity: "INFO", Published: time.Now()}); err != nil {
+			if _, err := s.AppendEvent(t.Context(), systemlog.Prepare(systemlog.Event{EventType: "x", Severity: "INFO"}, time.Now())); err != nil {
 				t.Fatal(err)
 			}
 			for _, p := range []string{path, path + "-wal", path + "-shm"} {
