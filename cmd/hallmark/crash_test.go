@@ -90,7 +90,8 @@ func TestServeCrashSafety(t *testing.T) {
 		a, u := ledger.check(t, filepath.Join(h.dataDir, "hallmark.db"), round)
 		acked, unknown = a, u
 		if t.Failed() {
-			t.Logf("log of the killed process:\n%s", h.log.String())
+			log := h.log.String()
+			t.Logf("log of the killed process (its end):\n%s", log[max(0, len(log)-8000):])
 			return
 		}
 	}
@@ -121,6 +122,7 @@ type ledger struct {
 	domains map[string]*tracked
 	acked   map[string]int // answered 2xx, by kind of change
 	unknown int            // cut off by a kill
+	refused []string       // requests answered with an error
 }
 
 func (l *ledger) update(id string, f func(*tracked)) {
@@ -208,6 +210,12 @@ func (c *crashClient) send(ctx context.Context, hc *http.Client, method, path st
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return 0, nil
+	}
+	if resp.StatusCode/100 != 2 {
+		// Every request of the clients is one the server must accept.
+		c.ledger.mu.Lock()
+		c.ledger.refused = append(c.ledger.refused, fmt.Sprintf("%s %s: %d %s", method, path, resp.StatusCode, b))
+		c.ledger.mu.Unlock()
 	}
 	return resp.StatusCode, b
 }
@@ -347,6 +355,10 @@ func (l *ledger) check(t *testing.T, file string, round int) (acked map[string]i
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for _, r := range l.refused {
+		t.Errorf("round %d: %s, want 2xx", round, r)
+	}
+	l.refused = nil
 	// Every acknowledged change is there with its event.
 	for id, d := range l.domains {
 		ev := events[id]
