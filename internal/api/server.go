@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
@@ -45,6 +46,8 @@ type Deps struct {
 	// console shares it so that guesses cannot be spread across both. Nil
 	// gets a limiter of ratelimit.DefaultAuthFailures per minute.
 	AuthFailures *ratelimit.Limiter
+	// Hooks manages event hooks; nil answers their routes with 404.
+	Hooks *eventhook.Service
 }
 
 // Server is the API's HTTP handler.
@@ -59,6 +62,7 @@ type Server struct {
 	authFailures *ratelimit.Limiter
 	ready        func(context.Context) error
 	caRoot       []byte
+	hooks        *eventhook.Service
 	handler      http.Handler
 }
 
@@ -74,6 +78,7 @@ func New(cfg Config, d Deps) *Server {
 		authFailures: d.AuthFailures,
 		ready:        d.Ready,
 		caRoot:       d.CARoot,
+		hooks:        d.Hooks,
 	}
 	if s.authFailures == nil {
 		s.authFailures = ratelimit.New(ratelimit.DefaultAuthFailures, time.Now)
@@ -171,6 +176,18 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	// The caller as an Okta user: clients validate their token with it.
 	mux.Handle("GET /api/v1/users/{id}", auth(s.getUser))
 	mux.Handle("/api/v1/users/{id}", s.notAllowed("GET"))
+
+	if s.hooks != nil {
+		mux.Handle("POST /api/v1/eventHooks", auth(s.createEventHook))
+		mux.Handle("GET /api/v1/eventHooks", auth(s.listEventHooks))
+		mux.Handle("/api/v1/eventHooks", s.notAllowed("GET, POST"))
+		mux.Handle("GET /api/v1/eventHooks/{id}", auth(s.getEventHook))
+		mux.Handle("PUT /api/v1/eventHooks/{id}", auth(s.replaceEventHook))
+		mux.Handle("DELETE /api/v1/eventHooks/{id}", auth(s.deleteEventHook))
+		mux.Handle("/api/v1/eventHooks/{id}", s.notAllowed("GET, PUT, DELETE"))
+		mux.Handle("POST /api/v1/eventHooks/{id}/lifecycle/{op}", auth(s.eventHookLifecycle))
+		mux.Handle("/api/v1/eventHooks/{id}/lifecycle/{op}", s.notAllowed("POST"))
+	}
 
 	mux.Handle("POST /api/v1/orgs", op(s.createOrg))
 	mux.Handle("GET /api/v1/orgs", op(s.listOrgs))
