@@ -158,17 +158,37 @@ func (s *Service) Create(ctx context.Context, a tenant.Actor, in Input) (Hook, e
 	if in.AuthValue != nil && *in.AuthValue != "" {
 		h.SealedAuthValue = s.box.Seal([]byte(*in.AuthValue), aad(h.ID))
 	}
-	last, err := s.events.Query(ctx, systemlog.Query{All: true, Limit: 1, Descending: true})
-	if err != nil {
+	var err error
+	if h.Cursor, err = s.logEnd(ctx); err != nil {
 		return Hook{}, fmt.Errorf("creating event hook: %w", err)
-	}
-	if len(last.Events) > 0 {
-		h.Cursor = last.Events[0].Seq
 	}
 	if err := s.store.CreateHook(ctx, h); err != nil {
 		return Hook{}, fmt.Errorf("creating event hook: %w", err)
 	}
 	return h, nil
+}
+
+// logEnd is the seq of the log's last event.
+func (s *Service) logEnd(ctx context.Context) (int64, error) {
+	last, err := s.events.Query(ctx, systemlog.Query{All: true, Limit: 1, Descending: true})
+	if err != nil || len(last.Events) == 0 {
+		return 0, err
+	}
+	return last.Events[0].Seq, nil
+}
+
+// startReceiving moves h's cursor to the log's end as it starts to
+// receive events (verified, or activated): a hook that was unverified or
+// inactive receives nothing committed meanwhile, as in Okta. It runs
+// before the status is saved, so the delivery loop never sees the hook
+// eligible with its old cursor.
+func (s *Service) startReceiving(ctx context.Context, h *Hook) error {
+	end, err := s.logEnd(ctx)
+	if err != nil {
+		return err
+	}
+	h.Cursor, h.Failures, h.NextAttempt = end, 0, time.Time{}
+	return s.store.SaveDelivery(ctx, *h)
 }
 
 func apply(h *Hook, in Input) {
@@ -245,6 +265,11 @@ func (s *Service) SetStatus(ctx context.Context, a tenant.Actor, id, status stri
 	if h.Status == status {
 		return h, nil
 	}
+	if status == Active {
+		if err := s.startReceiving(ctx, &h); err != nil {
+			return Hook{}, fmt.Errorf("activating event hook %s: %w", id, err)
+		}
+	}
 	h.Status, h.LastUpdated = status, s.now().UTC()
 	if err := s.store.UpdateHook(ctx, h); err != nil {
 		return Hook{}, fmt.Errorf("setting event hook %s %s: %w", id, status, err)
@@ -267,7 +292,7 @@ func (s *Service) Delete(ctx context.Context, a tenant.Actor, id string) error {
 // VerifyError is a failed verification handshake; Cause says why.
 type VerifyError struct{ Cause string }
 
-func (e *VerifyError) Error() string { return "event hook verification failed: " + e.Cause }
+func (e *VerifyError) Error() string   { return "event hook verification failed: " + e.Cause }
 func (e *VerifyError) Kind() errs.Kind { return errs.Invalid }
 
 // Verify runs Okta's one-time handshake: a GET to the URI with
@@ -285,6 +310,11 @@ func (s *Service) Verify(ctx context.Context, a tenant.Actor, id string) (Hook, 
 	}
 	if cause != "" {
 		return Hook{}, &VerifyError{Cause: cause}
+	}
+	if h.VerificationStatus != Verified {
+		if err := s.startReceiving(ctx, &h); err != nil {
+			return Hook{}, fmt.Errorf("verifying event hook %s: %w", id, err)
+		}
 	}
 	h.VerificationStatus, h.LastUpdated = Verified, s.now().UTC()
 	if err := s.store.UpdateHook(ctx, h); err != nil {
