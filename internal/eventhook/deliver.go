@@ -61,17 +61,26 @@ func (s *Service) deliverDue(ctx context.Context, baseURL string) {
 		if h.Status != Active || h.VerificationStatus != Verified || s.now().Before(h.NextAttempt) {
 			continue
 		}
-		if err := s.deliver(ctx, h, baseURL); err != nil && ctx.Err() == nil {
-			s.logger.Warn("event hooks: delivering", "hook", h.ID, "err", err)
+		// A hook behind on its backlog goes on at once, a bounded number
+		// of batches, while its deliveries succeed.
+		for range 20 {
+			more, err := s.deliver(ctx, &h, baseURL)
+			if err != nil && ctx.Err() == nil {
+				s.logger.Warn("event hooks: delivering", "hook", h.ID, "err", err)
+			}
+			if !more || err != nil {
+				break
+			}
 		}
 	}
 }
 
-// deliver sends one batch to h and saves the outcome.
-func (s *Service) deliver(ctx context.Context, h Hook, baseURL string) error {
+// deliver sends one batch to h, saves the outcome in h and the store, and
+// says whether the cursor moved (so more may be due at once).
+func (s *Service) deliver(ctx context.Context, h *Hook, baseURL string) (bool, error) {
 	page, err := s.events.Query(ctx, systemlog.Query{OrgID: h.OrgID, All: h.OrgID == "", AfterSeq: h.Cursor, Limit: 1000})
 	if err != nil {
-		return err
+		return false, err
 	}
 	var batch []systemlog.Event
 	end := h.Cursor
@@ -85,21 +94,21 @@ func (s *Service) deliver(ctx context.Context, h Hook, baseURL string) error {
 		}
 	}
 	if end == h.Cursor {
-		return nil
+		return false, nil
 	}
 	if len(batch) == 0 {
 		h.Cursor, h.Failures = end, 0
-		return s.store.SaveDelivery(ctx, h)
+		return true, s.store.SaveDelivery(ctx, *h)
 	}
-	code, cause := s.post(ctx, h, batch, baseURL)
+	code, cause := s.post(ctx, *h, batch, baseURL)
 	if ctx.Err() != nil {
-		return nil // shutting down: the batch goes again after restart
+		return false, nil // shutting down: the batch goes again after restart
 	}
 	now := s.now().UTC()
 	if cause == "" {
 		h.LastDelivery = &Delivery{Time: now, Status: "SUCCESS", HTTPCode: code, Attempts: h.Failures + 1}
 		h.Cursor, h.Failures, h.NextAttempt = end, 0, time.Time{}
-		return s.store.SaveDelivery(ctx, h)
+		return true, s.store.SaveDelivery(ctx, *h)
 	}
 	h.Failures++
 	h.LastDelivery = &Delivery{Time: now, Status: "FAILURE", HTTPCode: code, Error: cause, Attempts: h.Failures}
@@ -108,8 +117,8 @@ func (s *Service) deliver(ctx context.Context, h Hook, baseURL string) error {
 		wait = s.cfg.MaxBackoff
 	}
 	h.NextAttempt = now.Add(wait)
-	if err := s.store.SaveDelivery(ctx, h); err != nil {
-		return err
+	if err := s.store.SaveDelivery(ctx, *h); err != nil {
+		return false, err
 	}
 	_, err = s.events.Append(ctx, systemlog.Event{
 		EventType: systemlog.EventHookDelivery, OrgID: h.OrgID, Severity: "WARN",
@@ -121,7 +130,7 @@ func (s *Service) deliver(ctx context.Context, h Hook, baseURL string) error {
 			"eventHookId": h.ID, "httpCode": code, "attempts": h.Failures, "events": len(batch),
 			"nextAttempt": h.NextAttempt.Format(time.RFC3339)}},
 	})
-	return err
+	return false, err
 }
 
 // post sends batch to h: the HTTP code and "" on a 2xx, else why not.

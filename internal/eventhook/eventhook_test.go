@@ -412,3 +412,45 @@ func TestNoRedirectNoPrivateDial(t *testing.T) {
 		})
 	}
 }
+
+// TestBacklog: more events than one POST carries arrive in commit order,
+// each once, in several POSTs.
+func TestBacklog(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, 0)
+	svc := f.service(r, true)
+	h, err := svc.Create(t.Context(), orgA, input(r.URL, systemlog.DomainVerify))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Verify(t.Context(), orgA, h.ID); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 120 {
+		typ := systemlog.DomainVerify
+		if i%3 == 0 {
+			typ = systemlog.DomainUpdate // not subscribed
+		}
+		e := f.appendEvent(t, "orgA", typ)
+		if typ == systemlog.DomainVerify {
+			want = append(want, e.UUID)
+		}
+	}
+	run(t, svc)
+	waitFor(t, "the backlog", func() bool { return len(r.uuids()) >= len(want) })
+	if got := r.uuids(); !slices.Equal(got, want) {
+		t.Errorf("got %d events, want the %d subscribed ones once each in commit order", len(got), len(want))
+	}
+	r.mu.Lock()
+	posts := len(r.deliveries)
+	for _, d := range r.deliveries {
+		if n := len(d.body.Data.Events); n > 50 {
+			t.Errorf("a POST carried %d events, want at most 50", n)
+		}
+	}
+	r.mu.Unlock()
+	if posts < 2 {
+		t.Errorf("%d events came in %d POST(s), want several batches of at most 50", len(want), posts)
+	}
+}
