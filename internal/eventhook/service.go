@@ -351,7 +351,8 @@ func (s *Service) challenge(ctx context.Context, h Hook, value string) string {
 	return ""
 }
 
-// redact keeps an error about a URL from repeating it with its query.
+// redact drops what *url.Error adds (the method and URL), which the
+// caller names once itself.
 func redact(err error) error {
 	var ue interface{ Unwrap() error }
 	if errors.As(err, &ue) && ue.Unwrap() != nil {
