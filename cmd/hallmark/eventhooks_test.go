@@ -192,6 +192,12 @@ func TestServeEventHooks(t *testing.T) {
 			len(e.ErrorCauses) != 1 || !strings.Contains(e.ErrorCauses[0].ErrorSummary, "not a public address") {
 			t.Fatalf("loopback hook without the flag: got %d %+v, want 400 E0000001 naming the address", st, e)
 		}
+		// A name is resolved through --dns-resolvers, as every look-up is.
+		world.Set("hooks.acme.test. 300 IN A 10.9.8.7")
+		if st := h.call("POST", "/api/v1/eventHooks", e2eToken, hookRequest("https://hooks.acme.test/in"), &e); st != 400 ||
+			len(e.ErrorCauses) != 1 || !strings.Contains(e.ErrorCauses[0].ErrorSummary, "hooks.acme.test resolves to 10.9.8.7, not a public address") {
+			t.Fatalf("hook on a name with a private address: got %d %+v, want 400 naming the name and its address", st, e)
+		}
 	})
 
 	h := &hallmark{}
