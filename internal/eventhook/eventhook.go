@@ -151,24 +151,28 @@ func publicIP(ip net.IP) bool {
 }
 
 func validHeaders(hs []Header, authKey string) error {
-	for i, h := range append(hs, Header{Key: authKey, Value: "x"}) {
-		if i == len(hs) && authKey == "" {
-			break
+	for i, h := range hs {
+		if err := validHeader(fmt.Sprintf("channel.config.headers[%d]", i), h); err != nil {
+			return err
 		}
-		field := fmt.Sprintf("channel.config.headers[%d].key", i)
-		if i == len(hs) {
-			field = "channel.config.authScheme.key"
-		}
-		if h.Key == "" || strings.ContainsAny(h.Key, " :\r\n\t") || http.CanonicalHeaderKey(h.Key) == "" {
-			return &errs.FieldError{Field: field, Reason: fmt.Sprintf("%q is not a header name", h.Key)}
-		}
-		if strings.ContainsAny(h.Value, "\r\n") {
-			return &errs.FieldError{Field: strings.TrimSuffix(field, "key") + "value", Reason: "must not contain line breaks"}
-		}
-		switch http.CanonicalHeaderKey(h.Key) {
-		case "Content-Type", "Accept", "Content-Length", "Host", "Transfer-Encoding":
-			return &errs.FieldError{Field: field, Reason: h.Key + " is set by Hallmark"}
-		}
+	}
+	if authKey != "" {
+		return validHeader("channel.config.authScheme", Header{Key: authKey})
+	}
+	return nil
+}
+
+// validHeader judges one header; field names where it was given.
+func validHeader(field string, h Header) error {
+	if h.Key == "" || strings.ContainsAny(h.Key, " :\r\n\t") {
+		return &errs.FieldError{Field: field + ".key", Reason: fmt.Sprintf("%q is not a header name", h.Key)}
+	}
+	if strings.ContainsAny(h.Value, "\r\n") {
+		return &errs.FieldError{Field: field + ".value", Reason: "must not contain line breaks"}
+	}
+	switch http.CanonicalHeaderKey(h.Key) {
+	case "Content-Type", "Accept", "Content-Length", "Host", "Transfer-Encoding", "Connection":
+		return &errs.FieldError{Field: field + ".key", Reason: h.Key + " is set by Hallmark"}
 	}
 	return nil
 }

@@ -267,6 +267,31 @@ func TestInputRefused(t *testing.T) {
 	}
 }
 
+func TestHeadersRefused(t *testing.T) {
+	f := newFixture(t)
+	svc := f.service(nil, true)
+	for _, tc := range []struct {
+		name    string
+		headers []eventhook.Header
+		authKey string
+		want    string
+	}{
+		{"fail/space-in-key", []eventhook.Header{{Key: "X Env", Value: "v"}}, "Authorization", "channel.config.headers[0].key"},
+		{"fail/line-break", []eventhook.Header{{Key: "X-Ok", Value: "v"}, {Key: "X-Env", Value: "a\r\nInjected: 1"}}, "Authorization", "channel.config.headers[1].value"},
+		{"fail/reserved", []eventhook.Header{{Key: "content-type", Value: "text/plain"}}, "Authorization", "set by Hallmark"},
+		{"fail/auth-key", nil, "Bad:Key", "channel.config.authScheme.key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input("http://127.0.0.1:9/", systemlog.DomainVerify)
+			in.Headers, in.AuthKey = tc.headers, tc.authKey
+			_, err := svc.Create(t.Context(), orgA, in)
+			if errs.KindOf(err) != errs.Invalid || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an invalid-input error naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
 // TestDelivery: a receiver that fails twice gets the events once it
 // recovers, also after the delivering service is replaced (a restart);
 // org A's hook never gets org B's events; each failure is a FAILURE event
