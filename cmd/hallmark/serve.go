@@ -65,6 +65,9 @@ type serveConfig struct {
 	MovedGrace     time.Duration
 	SchedulerLease time.Duration
 	NameserverPort int
+
+	EventHooksAllowPrivate bool
+	EventHooksCAFile       string
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -110,6 +113,9 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	f.DurationVar(&c.SchedulerLease, "scheduler-lease", 2*time.Minute, "how long a claimed domain stays claimed; work left by a dead process resumes after it")
 	f.IntVar(&c.NameserverPort, "nameserver-port", 53, "port of the authoritative servers (tests)")
 	f.MarkHidden("nameserver-port")
+	f.BoolVar(&c.EventHooksAllowPrivate, "event-hooks-allow-private", false, "also allow event hook URLs with http:// or on loopback and private addresses (tests, private deployments)")
+	f.StringVar(&c.EventHooksCAFile, "event-hooks-ca-file", "", "PEM roots trusted for event hook TLS instead of the system's (tests)")
+	f.MarkHidden("event-hooks-ca-file")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	annotateEnv(f)
@@ -233,9 +239,14 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	// The admin API (and, beside it, the web console), counting failed
 	// authentications per address together.
 	authFailures := ratelimit.New(c.AuthFailureLimit, time.Now)
+	hooks, err := newEventHooks(c, st, events, box, logger)
+	if err != nil {
+		return err
+	}
 	apiHandler := api.New(api.Config{RateLimit: c.RateLimit}, api.Deps{
 		Domains: domains, Tenants: tenants, Brands: brands, Log: events, Logger: logger,
 		Registry: reg, Gatherer: reg, Ready: st.Ready, Fault: st.Fault, CARoot: caRoot, AuthFailures: authFailures,
+		Hooks: hooks,
 	})
 
 	con, err := console.New(console.Config{}, console.Deps{
@@ -281,6 +292,9 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	defer func() { cancel(); <-retentionDone }()
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(ln) }()
+	hooksDone := make(chan error, 1)
+	go func() { hooksDone <- hooks.Run(ctx, "http://"+ln.Addr().String()) }()
+	defer func() { cancel(); <-hooksDone }()
 
 	select {
 	case <-ctx.Done():

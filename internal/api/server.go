@@ -15,6 +15,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
@@ -54,6 +55,8 @@ type Deps struct {
 	// *store.UnavailableError, which the API answers with 503; nil leaves
 	// errors as they are.
 	Fault func(error) error
+	// Hooks manages event hooks; nil answers their routes with 404.
+	Hooks *eventhook.Service
 }
 
 // Server is the API's HTTP handler.
@@ -70,6 +73,7 @@ type Server struct {
 	ready        func(context.Context) error
 	fault        func(error) error
 	caRoot       []byte
+	hooks        *eventhook.Service
 	handler      http.Handler
 }
 
@@ -86,6 +90,7 @@ func New(cfg Config, d Deps) *Server {
 		ready:        d.Ready,
 		fault:        d.Fault,
 		caRoot:       d.CARoot,
+		hooks:        d.Hooks,
 	}
 	if s.fault == nil {
 		s.fault = func(err error) error { return err }
@@ -198,6 +203,18 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	// The caller as an Okta user: clients validate their token with it.
 	mux.Handle("GET /api/v1/users/{id}", auth(s.getUser))
 	mux.Handle("/api/v1/users/{id}", s.notAllowed("GET"))
+
+	if s.hooks != nil {
+		mux.Handle("POST /api/v1/eventHooks", auth(s.createEventHook))
+		mux.Handle("GET /api/v1/eventHooks", auth(s.listEventHooks))
+		mux.Handle("/api/v1/eventHooks", s.notAllowed("GET, POST"))
+		mux.Handle("GET /api/v1/eventHooks/{id}", auth(s.getEventHook))
+		mux.Handle("PUT /api/v1/eventHooks/{id}", auth(s.replaceEventHook))
+		mux.Handle("DELETE /api/v1/eventHooks/{id}", auth(s.deleteEventHook))
+		mux.Handle("/api/v1/eventHooks/{id}", s.notAllowed("GET, PUT, DELETE"))
+		mux.Handle("POST /api/v1/eventHooks/{id}/lifecycle/{op}", auth(s.eventHookLifecycle))
+		mux.Handle("/api/v1/eventHooks/{id}/lifecycle/{op}", s.notAllowed("POST"))
+	}
 
 	mux.Handle("POST /api/v1/orgs", op(s.createOrg))
 	mux.Handle("GET /api/v1/orgs", op(s.listOrgs))

@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every storage backend passes:
 // the contracts of customdomain.Store, tenant.Store, systemlog.Store,
-// issuance.Store, edge.Challenges and brand.Store,
+// issuance.Store, edge.Challenges, brand.Store and eventhook.Store,
 // checked through their interfaces only. A backend's test calls Run with a
 // function that opens an empty store.
 package storetest
@@ -12,6 +12,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/edge"
+	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
@@ -28,6 +29,7 @@ type Backend interface {
 	issuance.Store
 	edge.Challenges
 	brand.Store
+	eventhook.Store
 }
 
 // Run runs the suite. open returns a new, empty backend for one subtest and
@@ -38,4 +40,5 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("events", func(t *testing.T) { runEvents(t, open) })
 	t.Run("certificates", func(t *testing.T) { runCertificates(t, open) })
 	t.Run("brands", func(t *testing.T) { runBrands(t, open) })
+	t.Run("hooks", func(t *testing.T) { runHooks(t, open) })
 }
