@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -97,7 +100,23 @@ func TestHTTP2RapidReset(t *testing.T) {
 // per connection, and opening more is refused while others are served.
 func TestHTTP2StreamsBounded(t *testing.T) {
 	h := start(t, edge.Config{})
-	h.src.set("s.acme.test", edge.Entry{Certificate: mint(t, h.ca, "s.acme.test"), OrgName: "Acme"})
+	// An upstream that answers only when the test ends keeps every stream
+	// open, so the bound is reached whatever the scheduling.
+	hold := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(hold) })
+	up, err := url.Parse(slow.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.src.set("s.acme.test", edge.Entry{Certificate: mint(t, h.ca, "s.acme.test"), OrgName: "Acme", Upstream: up})
+	h.src.set("n.acme.test", edge.Entry{Certificate: mint(t, h.ca, "n.acme.test"), OrgName: "Acme"})
 	c := h.dialH2(t, "s.acme.test")
 	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	f, err := c.fr.ReadFrame()
@@ -136,7 +155,7 @@ func TestHTTP2StreamsBounded(t *testing.T) {
 	if !refused {
 		t.Errorf("300 open streams on one connection: no stream refused and no GOAWAY, want those beyond 100 refused")
 	}
-	h.normalRequest(t, "s.acme.test")
+	h.normalRequest(t, "n.acme.test")
 }
 
 // TestUnknownSNIFloodBounded sends handshakes for 3,000 different unknown
