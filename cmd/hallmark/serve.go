@@ -26,6 +26,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
+	"github.com/hallmark-dev/hallmark/internal/store/postgres"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
@@ -34,6 +35,7 @@ import (
 // serveConfig is every flag of `hallmark serve`.
 type serveConfig struct {
 	DataDir            string
+	DatabaseURL        string
 	APIAddr            string
 	CNAMETarget        string
 	VerificationPrefix string
@@ -80,6 +82,7 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	}
 	f := cmd.Flags()
 	f.StringVar(&c.DataDir, "data-dir", "./hallmark-data", "embedded state: SQLite database, built-in CA, key file")
+	f.StringVar(&c.DatabaseURL, "database-url", "", "postgres://... selects PostgreSQL (shared by several nodes) instead of the embedded SQLite under --data-dir")
 	f.StringVar(&c.APIAddr, "api-addr", "127.0.0.1:8080", "admin API and web console address")
 	f.StringVar(&c.CNAMETarget, "cname-target", "", "the name tenants point their CNAME at (empty: no CNAME record is asked for)")
 	f.StringVar(&c.VerificationPrefix, "verification-prefix", "_hallmark-challenge", "label of the ownership TXT record")
@@ -126,6 +129,40 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, usageError("--log-format %q: use text or json", format)
 }
 
+// serveStore is what serve needs of a storage backend; the embedded SQLite
+// and PostgreSQL ones both are.
+type serveStore interface {
+	customdomain.Store
+	tenant.Store
+	systemlog.Store
+	issuance.Store
+	edge.Challenges
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// openStore opens PostgreSQL when --database-url is set, and the embedded
+// SQLite database under the data dir otherwise.
+func openStore(ctx context.Context, c serveConfig, logger *slog.Logger) (serveStore, error) {
+	if c.DatabaseURL == "" {
+		st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, "hallmark.db"), logger)
+		if err != nil {
+			return nil, fmt.Errorf("opening database: %w", err)
+		}
+		return st, nil
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		// Never the URL itself: it may hold a password.
+		return nil, usageError("--database-url: want postgres://user@host:port/database")
+	}
+	st, err := postgres.Open(ctx, c.DatabaseURL, logger)
+	if err != nil {
+		return nil, fmt.Errorf("opening PostgreSQL at %s: %w", u.Redacted(), err)
+	}
+	return st, nil
+}
+
 func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	logger, err := newLogger(stderr, c.LogLevel, c.LogFormat)
 	if err != nil {
@@ -139,9 +176,9 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, "hallmark.db"), logger)
+	st, err := openStore(ctx, c, logger)
 	if err != nil {
-		return fmt.Errorf("opening database: %w", err)
+		return err
 	}
 	defer st.Close()
 
