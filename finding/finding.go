@@ -80,6 +80,37 @@ const (
 	AllowlistOK = "allowlist.ok"
 )
 
+// Finding ids of the diagnosis-depth corrections: causes that a strict real
+// client reaches, told apart from what a real client gets past.
+const (
+	// ChainUnusedExpired (warning): the server sends an expired (or not
+	// yet valid) certificate beside a valid path that does not need it,
+	// such as an old cross-certificate. Path-building clients connect;
+	// clients that follow the served chain as sent fail.
+	ChainUnusedExpired = "chain.unused_expired"
+	// RevocationUnauthorizedSigner: an OCSP response signed by a key that
+	// RFC 6960 section 4.2.2.2 does not authorise (neither the issuer nor
+	// a responder certificate it issued with id-kp-OCSPSigning). Its
+	// severity follows revocation.unreachable: the status is unknown.
+	RevocationUnauthorizedSigner = "revocation.unauthorized_signer"
+	// TLSClientCertificate: the server asks for a client certificate
+	// (mutual TLS). Such hosts must be exempt from TLS inspection; an
+	// error when the connection is re-signed on the way.
+	TLSClientCertificate = "tls.client_certificate"
+	// ClockServerSkew (warning): the server's Date header is off while
+	// this machine's clock agrees with the CA's signed times.
+	ClockServerSkew = "clock.server_skew"
+	// ClockUndetermined (warning): this machine and the server disagree
+	// on the time and no third time (OCSP, CRL) decides which is wrong.
+	ClockUndetermined = "clock.undetermined"
+	// DNSWildcardSynthesized (info): the answer at a name came from a
+	// wildcard record (RFC 4592), not from a record at the name.
+	DNSWildcardSynthesized = "dns.wildcard_synthesized"
+	// DNSCNAMEChain (info): the CNAME points at a name that leads, by
+	// more CNAMEs, to the expected target: resolvers reach it.
+	DNSCNAMEChain = "dns.cname_chain"
+)
+
 // HasError reports whether any finding has severity Error.
 func HasError(fs []Finding) bool {
 	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Severity == Error })

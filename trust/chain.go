@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,6 +60,16 @@ func (v *Verifier) checkChain(ctx context.Context, serverName string, res *Resul
 		}
 	}
 
+	// A path-building client (Windows CryptoAPI, Apple's trust evaluation,
+	// Go, BoringSSL, OpenSSL 1.1+) ignores a served certificate it does not
+	// need: an expired cross-certificate sent beside a valid path (the
+	// AddTrust expiry of May 2020) is clutter, not the cause.
+	if chain, err := v.buildChain(leaf, res.Served[1:], nil, v.cfg.Roots, now); err == nil {
+		res.at, res.Chain = now, chain
+		res.Findings = append(res.Findings, unusedOutOfDate(res.Served, chain, now)...)
+		return
+	}
+
 	// The validity window of each served certificate, judged at now; the
 	// path is then built at a time inside every window, so that the other
 	// checks (trust, pins, revocation) still run on an expired chain.
@@ -106,6 +117,11 @@ func (v *Verifier) checkChain(ctx context.Context, serverName string, res *Resul
 	if err == nil {
 		res.Chain = chain
 		return
+	}
+	if ce, ok := errorsAs[x509.CertificateInvalidError](err); ok && ce.Reason == x509.Expired && slices.ContainsFunc(res.Findings, func(f finding.Finding) bool {
+		return f.ID == finding.CertExpired || f.ID == finding.CertNotYetValid
+	}) {
+		return // the validity windows do not overlap: the dates are the cause, already named
 	}
 	if _, ok := errorsAs[x509.UnknownAuthorityError](err); !ok {
 		res.Findings = append(res.Findings, finding.Finding{
@@ -191,6 +207,43 @@ func (v *Verifier) checkChain(ctx context.Context, serverName string, res *Resul
 		Fix:      fmt.Sprintf("If %q is your organisation's own CA, add its root to the clients' trust store; otherwise the server must use a certificate from a publicly trusted CA.", anchor),
 		Evidence: ev,
 	})
+}
+
+// unusedOutOfDate reports served certificates outside their validity
+// window that the verified chain does not use.
+func unusedOutOfDate(served, chain []*x509.Certificate, now time.Time) []finding.Finding {
+	var fs []finding.Finding
+	for _, c := range served[1:] {
+		if !now.After(c.NotAfter) && !now.Before(c.NotBefore) {
+			continue
+		}
+		if slices.ContainsFunc(chain, c.Equal) {
+			continue
+		}
+		state := "expired on " + dateOf(c.NotAfter)
+		if now.Before(c.NotBefore) {
+			state = "is not valid before " + dateOf(c.NotBefore)
+		}
+		fs = append(fs, finding.Finding{
+			ID: finding.ChainUnusedExpired, Severity: finding.Warning,
+			Summary: fmt.Sprintf("The server also sends %q, which %s and no valid path needs", Name(c), state),
+			Detail: fmt.Sprintf("A valid path exists without it (%s), and path-building clients (Windows, macOS and iOS, Chrome, Firefox, Go, Java, OpenSSL 1.1 and later) take it. "+
+				"Clients that follow the served chain as it is sent (OpenSSL 1.0.x, GnuTLS before 3.6.14, old Android and embedded stacks) fail on the expired certificate, as they did when AddTrust External CA Root expired on 30 May 2020.",
+				pathNames(chain)),
+			Fix:      fmt.Sprintf("Stop sending %q: remove it from the chain file the server is configured with (for Let's Encrypt and Sectigo chains, use the current chain file of the CA).", Name(c)),
+			Evidence: map[string]any{"subject": c.Subject.String(), "issuer": c.Issuer.String(), "notBefore": dateOf(c.NotBefore), "notAfter": dateOf(c.NotAfter), "now": dateOf(now), "pin": Pin(c), "path": pathNames(chain)},
+		})
+	}
+	return fs
+}
+
+// pathNames writes a chain as people read it: leaf ← issuer ← root.
+func pathNames(chain []*x509.Certificate) string {
+	names := make([]string, len(chain))
+	for i, c := range chain {
+		names[i] = fmt.Sprintf("%q", Name(c))
+	}
+	return strings.Join(names, " ← ")
 }
 
 // buildChain verifies leaf for a TLS server at time at and returns the first
@@ -305,6 +358,10 @@ func (v *Verifier) fetch(ctx context.Context, method, u, contentType string, bod
 	}
 	resp, err := v.client.Do(req)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			// One message for a stall, whichever timer fired first.
+			return nil, &url.Error{Op: method, URL: u, Err: fmt.Errorf("no answer within %v: %w", v.cfg.FetchTimeout, context.DeadlineExceeded)}
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()

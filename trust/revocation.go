@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,7 @@ type RevocationCheck struct {
 	Status     Status
 	Err        error     // why the status is unreachable or invalid
 	RevokedAt  time.Time // when revoked
+	ThisUpdate time.Time // when the CA signed the answer: a time the CA vouches has passed
 	NextUpdate time.Time
 	Cached     bool // answered from the cache
 }
@@ -125,7 +127,7 @@ func (v *Verifier) checkOne(ctx context.Context, cert, issuer *x509.Certificate,
 }
 
 func (v *Verifier) stapled(c *RevocationCheck, cert, issuer *x509.Certificate, staple []byte) {
-	r, err := ocsp.ParseResponseForCert(staple, cert, issuer)
+	r, err := v.parseOCSP(staple, cert, issuer)
 	if err != nil {
 		c.Status, c.Err = StatusInvalid, fmt.Errorf("stapled OCSP response: %w", err)
 		return
@@ -133,8 +135,61 @@ func (v *Verifier) stapled(c *RevocationCheck, cert, issuer *x509.Certificate, s
 	v.ocspStatus(c, r)
 }
 
+// UnauthorizedSignerError is an OCSP response signed by a key RFC 6960
+// section 4.2.2.2 does not authorise: only the issuer itself, or a
+// responder certificate the issuer signed with id-kp-OCSPSigning (valid
+// at the time), may sign. Strict clients ignore such an answer, so the
+// status stays unknown.
+type UnauthorizedSignerError struct {
+	Signer string // the embedded signer's subject; empty when none was embedded
+	Reason string
+}
+
+func (e *UnauthorizedSignerError) Error() string {
+	if e.Signer == "" {
+		return "the OCSP response is signed by a key that is not the issuer's: " + e.Reason
+	}
+	return fmt.Sprintf("the OCSP response is signed by %q, which RFC 6960 section 4.2.2.2 does not authorise: %s", e.Signer, e.Reason)
+}
+
+// parseOCSP parses an OCSP response for cert and checks that its signer
+// is authorised.
+func (v *Verifier) parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.Response, error) {
+	r, err := ocsp.ParseResponseForCert(der, cert, issuer)
+	if err != nil {
+		// Well formed but not verifiable against the issuer: signed by
+		// someone else (another CA's key, a responder the issuer did not
+		// certify).
+		if other, perr := ocsp.ParseResponse(der, nil); perr == nil {
+			// The issuer signed and embedded its own certificate: allowed
+			// (x/crypto/ocsp then checks the issuer against itself).
+			if other.Certificate != nil && other.Certificate.Equal(issuer) && other.CheckSignatureFrom(issuer) == nil {
+				if other.SerialNumber.Cmp(cert.SerialNumber) != 0 {
+					return nil, fmt.Errorf("the OCSP response is for serial %s, not %s", other.SerialNumber, cert.SerialNumber)
+				}
+				return other, nil
+			}
+			ue := &UnauthorizedSignerError{Reason: fmt.Sprintf("neither %q nor a responder certificate it issued signed it (%v)", Name(issuer), err)}
+			if other.Certificate != nil {
+				ue.Signer = other.Certificate.Subject.String()
+			}
+			return nil, ue
+		}
+		return nil, err
+	}
+	if s := r.Certificate; s != nil && !s.Equal(issuer) {
+		switch now := v.cfg.Now(); {
+		case !slices.Contains(s.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning):
+			return nil, &UnauthorizedSignerError{Signer: s.Subject.String(), Reason: fmt.Sprintf("it was issued by %q but without the id-kp-OCSPSigning extended key usage", Name(issuer))}
+		case now.After(s.NotAfter) || now.Before(s.NotBefore):
+			return nil, &UnauthorizedSignerError{Signer: s.Subject.String(), Reason: fmt.Sprintf("the responder certificate is valid only from %s to %s", dateOf(s.NotBefore), dateOf(s.NotAfter))}
+		}
+	}
+	return r, nil
+}
+
 func (v *Verifier) ocspStatus(c *RevocationCheck, r *ocsp.Response) {
-	c.NextUpdate = r.NextUpdate
+	c.NextUpdate, c.ThisUpdate = r.NextUpdate, r.ThisUpdate
 	if !r.NextUpdate.IsZero() && v.cfg.Now().After(r.NextUpdate) {
 		c.Status, c.Err = StatusInvalid, fmt.Errorf("OCSP response is stale: its nextUpdate %s has passed", dateOf(r.NextUpdate))
 		return
@@ -152,7 +207,7 @@ func (v *Verifier) ocspStatus(c *RevocationCheck, r *ocsp.Response) {
 func (v *Verifier) ocsp(ctx context.Context, c *RevocationCheck, cert, issuer *x509.Certificate) {
 	key := "ocsp|" + Pin(issuer) + "|" + cert.SerialNumber.String()
 	if e, ok := v.cache.get(key, v.cfg.Now()); ok {
-		c.Status, c.RevokedAt, c.NextUpdate, c.Cached = e.status, e.revokedAt, e.nextUpdate, true
+		c.Status, c.RevokedAt, c.ThisUpdate, c.NextUpdate, c.Cached = e.status, e.revokedAt, e.thisUpdate, e.nextUpdate, true
 		return
 	}
 	req, err := ocsp.CreateRequest(cert, issuer, &ocsp.RequestOptions{Hash: crypto.SHA1})
@@ -170,7 +225,7 @@ func (v *Verifier) ocsp(ctx context.Context, c *RevocationCheck, cert, issuer *x
 	}
 	v.ocspStatus(c, r)
 	if c.Status == StatusGood || c.Status == StatusRevoked {
-		v.cache.put(key, cacheEntry{status: c.Status, revokedAt: c.RevokedAt, nextUpdate: c.NextUpdate})
+		v.cache.put(key, cacheEntry{status: c.Status, revokedAt: c.RevokedAt, thisUpdate: c.ThisUpdate, nextUpdate: c.NextUpdate})
 	}
 }
 
@@ -194,8 +249,11 @@ func (v *Verifier) ocspFetch(ctx context.Context, u string, req []byte, cert, is
 		}
 		body, err := v.fetch(ctx, http.MethodGet, get+enc, "", nil)
 		if err == nil {
-			if r, err = ocsp.ParseResponseForCert(body, cert, issuer); err == nil {
+			if r, err = v.parseOCSP(body, cert, issuer); err == nil {
 				return r, false, nil
+			}
+			if isUnauthorizedSigner(err) { // an answer: asking again by POST gets the same signer
+				return nil, false, fmt.Errorf("OCSP response to GET from %s: %w", u, err)
 			}
 			err = fmt.Errorf("OCSP response to GET from %s: %w", u, err)
 		} else if _, answered := errorsAs[*StatusError](err); !answered {
@@ -213,7 +271,7 @@ func (v *Verifier) ocspFetch(ctx context.Context, u string, req []byte, cert, is
 		}
 		return nil, true, err
 	}
-	if r, err = ocsp.ParseResponseForCert(body, cert, issuer); err != nil {
+	if r, err = v.parseOCSP(body, cert, issuer); err != nil {
 		if getErr != nil {
 			err = fmt.Errorf("%w (a GET before it failed too: %v)", err, getErr)
 		}
@@ -254,13 +312,13 @@ func (v *Verifier) crl(ctx context.Context, c *RevocationCheck, cert, issuer *x5
 			c.Status, c.Err, c.NextUpdate = StatusInvalid, fmt.Errorf("CRL from %s is stale: its nextUpdate %s has passed", c.URL, dateOf(rl.NextUpdate)), rl.NextUpdate
 			return
 		}
-		e = cacheEntry{nextUpdate: rl.NextUpdate, revoked: map[string]time.Time{}}
+		e = cacheEntry{thisUpdate: rl.ThisUpdate, nextUpdate: rl.NextUpdate, revoked: map[string]time.Time{}}
 		for _, r := range rl.RevokedCertificateEntries {
 			e.revoked[r.SerialNumber.String()] = r.RevocationTime
 		}
 		v.cache.put(key, e)
 	}
-	c.NextUpdate = e.nextUpdate
+	c.NextUpdate, c.ThisUpdate = e.nextUpdate, e.thisUpdate
 	if at, ok := e.revoked[cert.SerialNumber.String()]; ok {
 		c.Status, c.RevokedAt = StatusRevoked, at
 		return
@@ -344,6 +402,19 @@ func (v *Verifier) revocationFindings(cert *x509.Certificate, checks []Revocatio
 			f.Summary = fmt.Sprintf("The %s URL %s cannot be reached (%s:%d)", strings.ToUpper(c.Kind), c.URL, c.Host, c.Port)
 			f.Detail = fmt.Sprintf("Fetching it for %q failed: %v. %s", Name(cert), c.Err, consequence)
 			f.Fix = fmt.Sprintf("Allow outbound HTTP from the clients (and through their proxy, if any) to %s on port %d. Allowlist line: %s:%d", c.Host, c.Port, c.Host, c.Port)
+		case isUnauthorizedSigner(c.Err):
+			where := c.URL
+			if c.Kind == KindStapled {
+				where = "the stapled OCSP response"
+			}
+			ue, _ := errorsAs[*UnauthorizedSignerError](c.Err)
+			f.ID = finding.RevocationUnauthorizedSigner
+			f.Summary = fmt.Sprintf("The OCSP answer from %s is signed by a responder the CA did not authorise", where)
+			f.Detail = fmt.Sprintf("For %q: %v. Windows, Apple's trust evaluation, Firefox and OpenSSL ignore such an answer (RFC 6960 section 4.2.2.2). %s", Name(cert), c.Err, consequence)
+			f.Fix = fmt.Sprintf("The CA (or whoever runs the responder) must sign OCSP answers with the issuer's key, or with a responder certificate issued by %q that carries the id-kp-OCSPSigning extended key usage; tell the server operator, who should report it to the CA.", cert.Issuer.CommonName)
+			if ue.Signer != "" {
+				ev["signer"] = ue.Signer
+			}
 		default:
 			where := c.URL
 			if c.Kind == KindStapled {
@@ -358,6 +429,11 @@ func (v *Verifier) revocationFindings(cert *x509.Certificate, checks []Revocatio
 	return fs
 }
 
+func isUnauthorizedSigner(err error) bool {
+	_, ok := errorsAs[*UnauthorizedSignerError](err)
+	return ok
+}
+
 // Cache keeps revocation answers until their nextUpdate. It is safe for
 // concurrent use.
 type Cache struct {
@@ -368,6 +444,7 @@ type Cache struct {
 type cacheEntry struct {
 	status     Status
 	revokedAt  time.Time
+	thisUpdate time.Time
 	nextUpdate time.Time
 	revoked    map[string]time.Time // CRL: serial → revocation time
 }

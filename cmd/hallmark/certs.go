@@ -9,12 +9,14 @@ import (
 
 	legolog "github.com/go-acme/lego/v5/log"
 
+	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/edge"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
 	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
+	"github.com/hallmark-dev/hallmark/internal/upstream"
 )
 
 // newIssuer builds the ACME issuer when --acme-directory is set, and the
@@ -58,12 +60,15 @@ func newIssuer(c serveConfig, box *sealed.Box, st serveStore, logger *slog.Logge
 
 // edgeSource is what the edge serves for a name, read from the store on a
 // cache miss: the lifecycle says which domain serves it and with which
-// certificate record; the key opens with the master key, and the org gives
-// its name and upstream.
+// certificate record; the key opens with the master key, the domain's
+// brand gives the page's title, and the org gives its name and upstream.
 type edgeSource struct {
 	domains *customdomain.Service
 	orgs    interface {
 		GetOrg(ctx context.Context, id string) (tenant.Org, error)
+	}
+	brands interface {
+		GetBrand(ctx context.Context, id string) (brand.Brand, error)
 	}
 	box    *sealed.Box
 	logger *slog.Logger
@@ -81,6 +86,12 @@ func (s *edgeSource) Lookup(ctx context.Context, name string) (edge.Entry, error
 		return edge.Entry{}, err
 	}
 	ent := edge.Entry{Certificate: cert}
+	switch b, err := s.brands.GetBrand(ctx, d.BrandID); {
+	case err == nil:
+		ent.Brand = b.Name
+	case !errors.Is(err, store.ErrNotFound):
+		return edge.Entry{}, err
+	}
 	if d.OrgID == "" {
 		return ent, nil
 	}
@@ -93,9 +104,9 @@ func (s *edgeSource) Lookup(ctx context.Context, name string) (edge.Entry, error
 	}
 	ent.OrgName = org.Name
 	if org.Upstream != "" {
-		u, err := url.Parse(org.Upstream)
-		if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
-			s.logger.Warn("edge: ignoring the org's upstream: not an http(s) URL", "org", org.ID, "upstream", org.Upstream)
+		u, err := upstream.Parse(org.Upstream)
+		if err != nil {
+			s.logger.Warn("edge: ignoring the org's upstream", "org", org.ID, "err", err)
 		} else {
 			ent.Upstream = u
 		}

@@ -76,16 +76,21 @@ optional allowlist profile. Exit status: 0 no error, 1 an error finding, 2 bad a
 			return nil
 		},
 	}
+	o.flags(cmd)
+	cmd.Flags().BoolVar(&o.json, "json", false, "machine-readable report on stdout")
+	cmd.AddCommand(newDoctorDNSCmd(stdout, stderr), newDoctorAllowlistCmd(stdout, getenv))
+	return cmd
+}
+
+// flags declares the flags the doctor's commands share.
+func (o *doctorOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.BoolVar(&o.json, "json", false, "machine-readable report on stdout")
 	f.StringArrayVar(&o.pins, "pin", nil, "expected SPKI pin, sha256/BASE64 (RFC 7469); repeatable, one match is enough")
 	f.StringVar(&o.roots, "roots", "", "PEM file of the trust store to verify against instead of the system's")
 	f.StringVar(&o.publicRoots, "public-roots", "", "PEM file of the publicly trusted roots (default: Mozilla's, embedded)")
 	f.StringVar(&o.profile, "profile", "", "allowlist profile (YAML, or JSON when it ends in .json): hosts and ports to try")
 	f.StringVar(&o.proxy, "proxy", "", "proxy URL used for every host, loopback included (default: HTTPS_PROXY / NO_PROXY)")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "per-step timeout (look-up, dial, handshake, each fetch)")
-	cmd.AddCommand(newDoctorDNSCmd(stdout, stderr))
-	return cmd
 }
 
 // config turns the flags (and, for the proxy, the environment read through

@@ -63,7 +63,7 @@ func TestDoctorBadInput(t *testing.T) {
 		{"nonsense", []string{"not a host"}, "not a valid host name"},
 		{"nonsense-symbols", []string{"%%%"}, "target"},
 		{"http-url", []string{"http://login.acme.com"}, "https://"},
-		{"url-with-path", []string{"https://login.acme.com/app/sso"}, "has a path"},
+		{"url-with-path-and-bad-port", []string{"https://login.acme.com:99999/app/sso?x=1"}, "port"},
 		{"url-with-userinfo", []string{"https://alice:secret@login.acme.com"}, "user information"},
 		{"ipv6-without-brackets", []string{"2001:db8::1"}, "IPv6"},
 		{"ipv6-with-zone", []string{"[fe80::1%eth0]:443"}, "IPv6"},
@@ -84,6 +84,10 @@ func TestDoctorBadInput(t *testing.T) {
 		{"timeout-zero", []string{"login.acme.com", "--timeout", "0s"}, "--timeout"},
 		{"timeout-not-duration", []string{"login.acme.com", "--timeout", "soon"}, "timeout"},
 		{"unknown-flag", []string{"login.acme.com", "--frobnicate"}, "unknown flag"},
+		{"allowlist-no-target", []string{"allowlist"}, "at least one TARGET"},
+		{"allowlist-bad-format", []string{"allowlist", "--format", "xml", "login.acme.com"}, "want one of text, csv, pac, squid"},
+		{"allowlist-bad-target", []string{"allowlist", "login.acme.com", "http://b.acme.com"}, "https://"},
+		{"allowlist-bad-profile", []string{"allowlist", "login.acme.com", "--profile", badProfile}, "invalid YAML"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,6 +151,34 @@ func TestDoctorCommand(t *testing.T) {
 		}
 		if !strings.Contains(stdout, "[pin.mismatch]") || !strings.Contains(stdout, "FAIL") || strings.Contains(stdout, "\x1b[") {
 			t.Errorf("stdout = %q, want an uncoloured report naming pin.mismatch", stdout)
+		}
+	})
+	t.Run("ok/allowlist-squid-pinned-host-exempt", func(t *testing.T) {
+		code, stdout, stderr := runDoctor(t, "allowlist", "https://"+addr+"/app/sso?x=1", "--roots", roots, "--pin", trust.Pin(root.Cert), "--format", "squid")
+		if code != 0 {
+			t.Fatalf("exit = %d, want 0\n%s%s", code, stdout, stderr)
+		}
+		_, port, _ := net.SplitHostPort(addr)
+		for _, want := range []string{
+			"acl hallmark_https_" + port + "_dst dstdomain 127.0.0.1\n",
+			"http_access allow CONNECT hallmark_https_" + port + "_dst hallmark_https_" + port + "_port\n",
+			"acl hallmark_no_inspect ssl::server_name 127.0.0.1\n",
+			"ssl_bump splice hallmark_no_inspect\n",
+		} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("stdout lacks %q:\n%s", want, stdout)
+			}
+		}
+	})
+	t.Run("ok/allowlist-csv", func(t *testing.T) {
+		code, stdout, stderr := runDoctor(t, "allowlist", addr, "--roots", roots, "--public-roots", roots, "--format", "csv")
+		if code != 0 {
+			t.Fatalf("exit = %d, want 0\n%s%s", code, stdout, stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		_, port, _ := net.SplitHostPort(addr)
+		if len(lines) != 2 || !strings.HasPrefix(lines[1], "127.0.0.1,"+port+",https,false,,reachable,") {
+			t.Errorf("csv = %q, want the header and the reachable service", stdout)
 		}
 	})
 	t.Run("fail/untrusted-with-system-roots", func(t *testing.T) {

@@ -101,10 +101,12 @@ func TestServeACMEPebble(t *testing.T) {
 			})
 	})
 	t.Run("fault/challenge-unreachable", func(t *testing.T) {
-		// The name's own A record sends the CA's validation to 127.0.0.2,
-		// where nothing listens.
+		// An A record at the resolver the CA asks (not at the
+		// authoritative servers, where verification would rightly call an
+		// A beside the CNAME dns.cname_conflict) sends the CA's validation
+		// to 127.0.0.2, where nothing listens.
 		fault(t, "flaky.acme.test", "acme.challenge_failed",
-			func() { world.Set("flaky 300 IN A 127.0.0.2") },
+			func() { world.SetOn(dnstest.Resolver, "flaky 300 IN A 127.0.0.2") },
 			func() { world.Remove("flaky", "A") },
 			func(f string) {
 				if !strings.Contains(f, "127.0.0.2") {

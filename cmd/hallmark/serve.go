@@ -19,10 +19,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/api"
+	"github.com/hallmark-dev/hallmark/internal/brand"
+	"github.com/hallmark-dev/hallmark/internal/connlimit"
 	"github.com/hallmark-dev/hallmark/internal/console"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
 	"github.com/hallmark-dev/hallmark/internal/edge"
+	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
@@ -30,6 +33,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
+	"github.com/hallmark-dev/hallmark/internal/upstream"
 )
 
 // serveConfig is every flag of `hallmark serve`.
@@ -46,6 +50,7 @@ type serveConfig struct {
 	DomainLimit        int
 	RateLimit          int
 	AuthFailureLimit   int
+	LogRetention       time.Duration
 	Workers            int
 	LogLevel           string
 	LogFormat          string
@@ -63,6 +68,9 @@ type serveConfig struct {
 	MovedGrace     time.Duration
 	SchedulerLease time.Duration
 	NameserverPort int
+
+	EventHooksAllowPrivate bool
+	EventHooksCAFile       string
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -93,6 +101,7 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	f.IntVar(&c.DomainLimit, "domain-limit", 200, "custom domains per org (E0000162 beyond; negative: no limit)")
 	f.IntVar(&c.RateLimit, "rate-limit", 6000, "API requests per token per minute (E0000047 beyond; negative: no limit)")
 	f.IntVar(&c.AuthFailureLimit, "auth-failure-limit", ratelimit.DefaultAuthFailures, "failed authentications (API tokens and console sign-ins together) per client address per minute; beyond, that address gets E0000047 (negative: no limit)")
+	f.DurationVar(&c.LogRetention, "log-retention", systemlog.DefaultRetention, "how long system log events are kept; older ones are deleted in the background in small batches (negative: forever)")
 	f.IntVar(&c.Workers, "workers", 8, "background DNS checks run at once")
 	f.StringVar(&c.HTTPSAddr, "https-addr", ":8443", "TLS for tenants' domains (SNI)")
 	f.StringVar(&c.HTTPAddr, "http-addr", ":8081", "plain HTTP: ACME http-01 answers, redirect to HTTPS")
@@ -108,6 +117,9 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	f.DurationVar(&c.SchedulerLease, "scheduler-lease", 2*time.Minute, "how long a claimed domain stays claimed; work left by a dead process resumes after it")
 	f.IntVar(&c.NameserverPort, "nameserver-port", 53, "port of the authoritative servers (tests)")
 	f.MarkHidden("nameserver-port")
+	f.BoolVar(&c.EventHooksAllowPrivate, "event-hooks-allow-private", false, "also allow event hook URLs with http:// or on loopback and private addresses (tests, private deployments)")
+	f.StringVar(&c.EventHooksCAFile, "event-hooks-ca-file", "", "PEM roots trusted for event hook TLS instead of the system's (tests)")
+	f.MarkHidden("event-hooks-ca-file")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	annotateEnv(f)
@@ -137,7 +149,14 @@ type serveStore interface {
 	systemlog.Store
 	issuance.Store
 	edge.Challenges
+	brand.Store
+	eventhook.Store
+	systemlog.Pruner
 	Ping(ctx context.Context) error
+	// Ready commits a small write: not ready while writes fail.
+	Ready(ctx context.Context) error
+	// Fault classifies a storage error as a *store.UnavailableError.
+	Fault(err error) error
 	Close() error
 }
 
@@ -173,8 +192,13 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 			return usageError("--dns-resolvers: %q is not ip:port", r)
 		}
 	}
+	// The data directory holds the database and key material: private
+	// to this user, whether it was just created or already existed.
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	if err := os.Chmod(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir %s: making it private (mode 0700): %w; run Hallmark as the directory's owner", c.DataDir, err)
 	}
 	st, err := openStore(ctx, c, logger)
 	if err != nil {
@@ -190,6 +214,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		return usageError("--dns-resolvers: %v", err)
 	}
 	events := systemlog.New(st, logger, time.Now)
+	brands := brand.NewService(st, logger)
 	domains, err := customdomain.New(customdomain.Config{
 		CNAMETarget:        c.CNAMETarget,
 		VerificationPrefix: c.VerificationPrefix,
@@ -200,6 +225,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		WatchInterval:      c.WatchInterval,
 		MovedGrace:         c.MovedGrace,
 		Lease:              c.SchedulerLease,
+		Brands:             brands,
 	}, st, checker, events, logger)
 	if err != nil {
 		return usageError("%v", err)
@@ -222,14 +248,14 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var upstream *url.URL
+	var defaultUpstream *url.URL
 	if c.Upstream != "" {
-		if upstream, err = url.Parse(c.Upstream); err != nil || upstream.Host == "" || upstream.Scheme != "http" && upstream.Scheme != "https" {
-			return usageError("--upstream %q: want an http(s) URL", c.Upstream)
+		if defaultUpstream, err = upstream.Parse(c.Upstream); err != nil {
+			return usageError("--upstream: %v; %s", err, upstream.Hint)
 		}
 	}
-	edgeSrv, err := edge.New(edge.Config{HTTPSAddr: c.HTTPSAddr, HTTPAddr: c.HTTPAddr, DefaultUpstream: upstream},
-		&edgeSource{domains: domains, orgs: st, box: box, logger: logger}, st, logger.With("component", "edge"))
+	edgeSrv, err := edge.New(edge.Config{HTTPSAddr: c.HTTPSAddr, HTTPAddr: c.HTTPAddr, DefaultUpstream: defaultUpstream},
+		&edgeSource{domains: domains, orgs: st, brands: st, box: box, logger: logger}, st, logger.With("component", "edge"))
 	if err != nil {
 		return usageError("%v", err)
 	}
@@ -258,14 +284,19 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	// The admin API (and, beside it, the web console), counting failed
 	// authentications per address together.
 	authFailures := ratelimit.New(c.AuthFailureLimit, time.Now)
+	hooks, err := newEventHooks(c, st, events, box, logger)
+	if err != nil {
+		return err
+	}
 	apiHandler := api.New(api.Config{RateLimit: c.RateLimit}, api.Deps{
-		Domains: domains, Tenants: tenants, Log: events, Logger: logger,
-		Registry: reg, Gatherer: reg, Ready: st.Ping, CARoot: caRoot, AuthFailures: authFailures,
+		Domains: domains, Tenants: tenants, Brands: brands, Log: events, Logger: logger,
+		Registry: reg, Gatherer: reg, Ready: st.Ready, Fault: st.Fault, CARoot: caRoot, AuthFailures: authFailures,
+		Hooks: hooks,
 	})
 
 	con, err := console.New(console.Config{}, console.Deps{
 		Domains: domains, Tenants: tenants, Log: events, Logger: logger.With("component", "console"),
-		Checker: checker, Certificates: st, Uploader: domains, AuthFailures: authFailures,
+		Checker: checker, Certificates: st, Uploader: domains, AuthFailures: authFailures, Fault: st.Fault,
 	})
 	if err != nil {
 		return err
@@ -277,12 +308,15 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 100},
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", c.APIAddr)
 	if err != nil {
 		return fmt.Errorf("--api-addr: %w", err)
 	}
+	ln = connlimit.Listen(ln, connlimit.Config{})
 	ca := "built-in"
 	if c.ACMEDirectory != "" {
 		ca = c.ACMEDirectory
@@ -297,8 +331,15 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	go func() { schedDone <- domains.Run(ctx) }()
 	edgeDone := make(chan error, 1)
 	go func() { edgeDone <- edgeSrv.Serve(ctx, httpsLn, httpLn) }()
+	retention := systemlog.NewRetention(systemlog.RetentionConfig{Keep: c.LogRetention}, st, logger, time.Now)
+	retentionDone := make(chan struct{})
+	go func() { retention.Run(ctx); close(retentionDone) }()
+	defer func() { cancel(); <-retentionDone }()
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(ln) }()
+	hooksDone := make(chan error, 1)
+	go func() { hooksDone <- hooks.Run(ctx, "http://"+ln.Addr().String()) }()
+	defer func() { cancel(); <-hooksDone }()
 
 	select {
 	case <-ctx.Done():

@@ -178,6 +178,43 @@ func testServeBuiltInCA(t *testing.T) *hallmark {
 		}
 	})
 
+	t.Run("edge/page-shows-the-brand", func(t *testing.T) {
+		// The operator's domain has no org, so no upstream: the edge shows
+		// its page, titled with the domain's brand.
+		const pageName = "page.acme.test"
+		pd := h.create(e2eToken, pageName, "OKTA_MANAGED")
+		publish(world, pd)
+		h.verify(e2eToken, pd.ID)
+		h.waitDomain(e2eToken, pd.ID, 20*time.Second, "COMPLETED", status("COMPLETED"))
+		heading := func() string {
+			resp, err := h.edgeClient(roots).Get("https://" + pageName + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			s := string(b)
+			if i, j := strings.Index(s, "<h1>"), strings.Index(s, "</h1>"); i >= 0 && j > i {
+				return s[i+4 : j]
+			}
+			t.Fatalf("edge page %d %q has no heading", resp.StatusCode, s)
+			return ""
+		}
+		if got := heading(); got != pageName {
+			t.Errorf("heading with the brand the domain came with: got %q, want %q (the brand is named after the domain)", got, pageName)
+		}
+		var b struct{ ID string }
+		if st := h.call("POST", "/api/v1/brands", e2eToken, map[string]string{"name": "Acme Sign-in"}, &b); st != 201 {
+			t.Fatalf("create brand: %d", st)
+		}
+		if st := h.call("PUT", "/api/v1/domains/"+pd.ID, e2eToken, map[string]string{"brandId": b.ID}, nil); st != 200 {
+			t.Fatalf("move the domain to the brand: %d", st)
+		}
+		if got := heading(); got != "Acme Sign-in" {
+			t.Errorf("heading after the domain moved to brand Acme Sign-in: got %q", got)
+		}
+	})
+
 	t.Run("moved-and-back", func(t *testing.T) {
 		world.Remove(name+".", "CNAME")
 		m := h.waitDomain(acme, d.ID, 20*time.Second, "moved", func(d e2eDomain) bool { return d.MovedSince != "" })

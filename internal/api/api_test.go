@@ -106,11 +106,18 @@ func TestDomainLifecycle(t *testing.T) {
 	})
 
 	t.Run("ok/brand-and-delete", func(t *testing.T) {
-		r := e.do("PUT", "/api/v1/domains/"+d.ID, tok, map[string]string{"brandId": "bndCustom1"})
+		e.do("PUT", "/api/v1/domains/"+d.ID, tok, map[string]string{"brandId": "bndCustom1"}).wantError(t, 409, "E0000203")
+		var b struct{ ID string }
+		if r := e.do("POST", "/api/v1/brands", tok, map[string]string{"name": "Custom"}); r.status != 201 {
+			t.Fatalf("POST brand: %d %s", r.status, r.body)
+		} else {
+			r.decode(t, &b)
+		}
+		r := e.do("PUT", "/api/v1/domains/"+d.ID, tok, map[string]string{"brandId": b.ID})
 		var got domainResp
 		r.decode(t, &got)
-		if r.status != 200 || got.BrandID != "bndCustom1" {
-			t.Fatalf("PUT brand: %d %s", r.status, r.body)
+		if r.status != 200 || got.BrandID != b.ID {
+			t.Fatalf("PUT brand: %d %s, want 200 with brandId %s", r.status, r.body, b.ID)
 		}
 		if r := e.do("DELETE", "/api/v1/domains/"+d.ID, tok, nil); r.status != http.StatusNoContent {
 			t.Fatalf("DELETE = %d, want 204", r.status)
@@ -154,7 +161,7 @@ func TestErrorCodes(t *testing.T) {
 		{"fail/huge-body", "POST", "/api/v1/domains", "A", `{"domain":"` + strings.Repeat("a", 2<<20) + `"}`, 400, "E0000001", "larger than"},
 		{"fail/bad-source", "POST", "/api/v1/domains", "A", map[string]string{"domain": "y.acme.test", "certificateSourceType": "SELF"}, 400, "E0000001", "certificateSourceType"},
 		{"fail/missing-fields", "POST", "/api/v1/domains", "A", map[string]string{}, 400, "E0000001", "domain: required"},
-		{"fail/wildcard", "POST", "/api/v1/domains", "A", map[string]string{"domain": "*.acme.test", "certificateSourceType": "MANUAL"}, 400, "E0000001", "wildcard"},
+		{"fail/wildcard-inside", "POST", "/api/v1/domains", "A", map[string]string{"domain": "login.*.acme.test", "certificateSourceType": "MANUAL"}, 400, "E0000001", "wildcard"},
 		{"fail/public-suffix", "POST", "/api/v1/domains", "A", map[string]string{"domain": "co.uk", "certificateSourceType": "MANUAL"}, 400, "E0000001", "public suffix"},
 		{"fail/ip", "POST", "/api/v1/domains", "A", map[string]string{"domain": "192.0.2.7", "certificateSourceType": "MANUAL"}, 400, "E0000001", "IP address"},
 		{"fail/bad-brand", "PUT", "/api/v1/domains/" + d.ID, "A", map[string]string{"brandId": "<script>"}, 400, "E0000001", "brandId"},

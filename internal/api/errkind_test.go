@@ -29,3 +29,32 @@ func TestUploadsUnavailableIs503(t *testing.T) {
 		t.Errorf("body: %+v, want E0000010 with a cause and an errorId", body)
 	}
 }
+
+// TestWildcardDomainCreate: *.acme.test is a domain of its own, proven at
+// its base name; a wildcard that is not the whole leftmost label is not.
+func TestWildcardDomainCreate(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	d := e.createDomain(e.operator, "*.Acme.TEST")
+	if d.Domain != "*.acme.test" {
+		t.Fatalf("domain %q, want *.acme.test", d.Domain)
+	}
+	var txt, cname string
+	for _, r := range d.DNSRecords {
+		switch r.RecordType {
+		case "TXT":
+			txt = r.FQDN
+		case "CNAME":
+			cname = r.FQDN
+		}
+	}
+	if txt != "_hallmark-challenge.acme.test" || cname != "*.acme.test" {
+		t.Errorf("records TXT at %q and CNAME at %q, want _hallmark-challenge.acme.test and *.acme.test", txt, cname)
+	}
+	e.publish(d)
+	r := e.do("POST", "/api/v1/domains/"+d.ID+"/verify", e.operator, nil)
+	var v domainResp
+	r.decode(t, &v)
+	if v.ValidationStatus != "VERIFIED" {
+		t.Errorf("verify: %s %v, want VERIFIED", v.ValidationStatus, v.findingIDs())
+	}
+}

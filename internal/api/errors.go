@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
+	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
+	"github.com/hallmark-dev/hallmark/internal/store"
 )
 
 // Error is Okta's error object. Every error response carries one.
@@ -40,6 +43,9 @@ func apiError(status int, code, summary string, causes ...string) *Error {
 	}
 	return e
 }
+
+// retryAfter is the Retry-After of a 503, in seconds.
+const retryAfter = "30"
 
 // Okta's codes, with the status and summary Okta gives them.
 func errValidation(causes ...string) *Error {
@@ -71,6 +77,9 @@ var oktaCodes = map[string]*Error{
 	"E0000162": apiError(http.StatusForbidden, "E0000162", "Domain count limit reached.", "delete a domain or ask the operator to raise --domain-limit"),
 	"E0000165": apiError(http.StatusForbidden, "E0000165", "Domain not verified.", "prove ownership first: publish the records and call POST /api/v1/domains/{id}/verify until validationStatus is VERIFIED"),
 	"E0000120": apiError(http.StatusBadRequest, "E0000120", "The custom domain requested is already in use by another organization."),
+	"E0000202": apiError(http.StatusConflict, "E0000202", "Brand name already exists.", "name: this org already has a brand of that name; choose another"),
+	"E0000203": apiError(http.StatusConflict, "E0000203", "Failed to associate this domain with the given brandId.",
+		"brandId: no brand of the domain's org has that id; create one with POST /api/v1/brands or take an id from GET /api/v1/brands"),
 }
 
 // fromDomainError maps the core's errors to Okta's: the one place where a
@@ -82,15 +91,27 @@ func fromDomainError(err error, id string) *Error {
 	var ne *customdomain.NameError
 	var fe *errs.FieldError
 	var ue *issuance.UploadError
+	var bu *brand.InUseError
+	var se *store.UnavailableError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &se):
+		e := apiError(http.StatusServiceUnavailable, "E0000010", "Service is in read only mode",
+			se.Reason+"; nothing was changed. Retry after the time in Retry-After; the operator must free space or make the database writable")
+		e.internalErr = err
+		return e
 	case errors.As(err, &ue):
 		return errValidation(ue.Causes...)
 	case errors.As(err, &ne):
 		return errValidation("domain: " + ne.Reason)
 	case errors.As(err, &fe):
 		return errValidation(fe.Field + ": " + fe.Reason)
+	case errors.As(err, &bu):
+		return apiError(http.StatusConflict, "E0000201", "A brand associated with a domain cannot be deleted",
+			"custom domains using it: "+strings.Join(bu.Domains, ", ")+"; move each to another brand (PUT /api/v1/domains/{id} {\"brandId\"}) or delete it first")
+	case errors.Is(err, brand.ErrNotFound):
+		return errNotFound("Could not find a brand with the given id")
 	}
 	if known, ok := oktaCodes[errs.CodeOf(err)]; ok {
 		e := *known
@@ -130,6 +151,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	if e.Status >= 500 {
 		logger.ErrorContext(r.Context(), "request failed", "errorId", e.ID, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	writeJSON(w, e.Status, e)
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net"
@@ -17,7 +18,9 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
+	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/ratelimit"
+	"github.com/hallmark-dev/hallmark/internal/sealed"
 	"github.com/hallmark-dev/hallmark/internal/servicetest"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 )
@@ -48,6 +51,8 @@ type envOptions struct {
 	background   bool // run the scheduler
 	// dns overrides where the checker looks (default: the env's dnstest world).
 	dns *dnscheck.Config
+	// hookRoots are the roots event hook TLS trusts (nil: the system's).
+	hookRoots *x509.CertPool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -62,8 +67,13 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.authFailures != 0 {
 		failures = ratelimit.New(o.authFailures, time.Now)
 	}
-	h := New(Config{RateLimit: o.rateLimit}, Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger,
-		Registry: reg, Gatherer: reg, Ready: st.Ping, AuthFailures: failures})
+	box, err := sealed.New(make([]byte, sealed.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := eventhook.New(eventhook.Config{AllowPrivate: true, RootCAs: o.hookRoots}, st, events, box, logger)
+	h := New(Config{RateLimit: o.rateLimit}, Deps{Domains: domains, Tenants: tenants, Brands: stack.Brands, Log: events, Logger: logger,
+		Registry: reg, Gatherer: reg, Ready: st.Ping, AuthFailures: failures, Hooks: hooks})
 	// Beside the API, a stand-in for the console as cmd/hallmark mounts
 	// it: a ServeMux of its own, which cleans paths by redirecting.
 	console := http.NewServeMux()

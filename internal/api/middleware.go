@@ -142,7 +142,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if err != nil {
-			writeError(w, r, s.logger, fmt.Errorf("authenticating: %w", err), "")
+			writeError(w, r, s.logger, s.fault(fmt.Errorf("authenticating: %w", err)), "")
 			return
 		}
 		if st := s.limiter.Take(tok.ID); !s.limiter.Disabled() {

@@ -68,9 +68,13 @@ func TestOktaSDK(t *testing.T) {
 		t.Fatalf("a verified domain's links lack certificate: %+v", v.Links)
 	}
 
-	b, _, err := client.CustomDomainAPI.ReplaceCustomDomain(ctx, id).UpdateDomain(okta.UpdateDomain{BrandId: "bndAcme"}).Execute()
-	if err != nil || b.GetBrandId() != "bndAcme" {
-		t.Fatalf("ReplaceCustomDomain = %v, %v", b.GetBrandId(), err)
+	acme, _, err := client.BrandsAPI.CreateBrand(ctx).CreateBrandRequest(okta.CreateBrandRequest{Name: "Acme"}).Execute()
+	if err != nil {
+		t.Fatalf("CreateBrand: %v", err)
+	}
+	b, _, err := client.CustomDomainAPI.ReplaceCustomDomain(ctx, id).UpdateDomain(okta.UpdateDomain{BrandId: acme.GetId()}).Execute()
+	if err != nil || b.GetBrandId() != acme.GetId() {
+		t.Fatalf("ReplaceCustomDomain = %v, %v, want brand %s", b.GetBrandId(), err, acme.GetId())
 	}
 
 	_, _, err = client.CustomDomainAPI.GetCustomDomain(ctx, "domNoSuchDomain00000").Execute()

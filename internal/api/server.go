@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,8 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/ratelimit"
+	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,8 +35,10 @@ type Config struct {
 type Deps struct {
 	Domains *customdomain.Service
 	Tenants *tenant.Service
-	Log     *systemlog.Log
-	Logger  *slog.Logger
+	// Brands serves /api/v1/brands; nil leaves the brand routes out.
+	Brands *brand.Service
+	Log    *systemlog.Log
+	Logger *slog.Logger
 	// Registry collects metrics; Gatherer serves /metrics.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
@@ -45,12 +51,19 @@ type Deps struct {
 	// console shares it so that guesses cannot be spread across both. Nil
 	// gets a limiter of ratelimit.DefaultAuthFailures per minute.
 	AuthFailures *ratelimit.Limiter
+	// Fault classifies a storage error (full, read-only) as a
+	// *store.UnavailableError, which the API answers with 503; nil leaves
+	// errors as they are.
+	Fault func(error) error
+	// Hooks manages event hooks; nil answers their routes with 404.
+	Hooks *eventhook.Service
 }
 
 // Server is the API's HTTP handler.
 type Server struct {
 	domains *customdomain.Service
 	tenants *tenant.Service
+	brands  *brand.Service
 	log     *systemlog.Log
 	logger  *slog.Logger
 	metrics *metrics
@@ -58,7 +71,9 @@ type Server struct {
 	// authFailures counts failed authentications per client address.
 	authFailures *ratelimit.Limiter
 	ready        func(context.Context) error
+	fault        func(error) error
 	caRoot       []byte
+	hooks        *eventhook.Service
 	handler      http.Handler
 }
 
@@ -68,12 +83,17 @@ func New(cfg Config, d Deps) *Server {
 		cfg.RateLimit = 6000
 	}
 	s := &Server{
-		domains: d.Domains, tenants: d.Tenants, log: d.Log, logger: d.Logger,
+		domains: d.Domains, tenants: d.Tenants, brands: d.Brands, log: d.Log, logger: d.Logger,
 		metrics:      newMetrics(d.Registry),
 		limiter:      ratelimit.New(cfg.RateLimit, time.Now),
 		authFailures: d.AuthFailures,
 		ready:        d.Ready,
+		fault:        d.Fault,
 		caRoot:       d.CARoot,
+		hooks:        d.Hooks,
+	}
+	if s.fault == nil {
+		s.fault = func(err error) error { return err }
 	}
 	if s.authFailures == nil {
 		s.authFailures = ratelimit.New(ratelimit.DefaultAuthFailures, time.Now)
@@ -160,6 +180,18 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	mux.Handle("PUT /api/v1/domains/{id}/certificate", auth(s.uploadCertificate))
 	mux.Handle("/api/v1/domains/{id}/certificate", s.notAllowed("PUT"))
 
+	if s.brands != nil {
+		mux.Handle("POST /api/v1/brands", auth(s.createBrand))
+		mux.Handle("GET /api/v1/brands", auth(s.listBrands))
+		mux.Handle("/api/v1/brands", s.notAllowed("GET, POST"))
+		mux.Handle("GET /api/v1/brands/{brandId}", auth(s.getBrand))
+		mux.Handle("PUT /api/v1/brands/{brandId}", auth(s.replaceBrand))
+		mux.Handle("DELETE /api/v1/brands/{brandId}", auth(s.deleteBrand))
+		mux.Handle("/api/v1/brands/{brandId}", s.notAllowed("GET, PUT, DELETE"))
+		mux.Handle("GET /api/v1/brands/{brandId}/domains", auth(s.listBrandDomains))
+		mux.Handle("/api/v1/brands/{brandId}/domains", s.notAllowed("GET"))
+	}
+
 	// The built-in CA's root is public: no token, so people and tools can
 	// fetch it to trust the certificates it signs.
 	mux.Handle("GET /api/v1/ca/root.pem", s.handle(s.caRootPEM))
@@ -171,6 +203,18 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	// The caller as an Okta user: clients validate their token with it.
 	mux.Handle("GET /api/v1/users/{id}", auth(s.getUser))
 	mux.Handle("/api/v1/users/{id}", s.notAllowed("GET"))
+
+	if s.hooks != nil {
+		mux.Handle("POST /api/v1/eventHooks", auth(s.createEventHook))
+		mux.Handle("GET /api/v1/eventHooks", auth(s.listEventHooks))
+		mux.Handle("/api/v1/eventHooks", s.notAllowed("GET, POST"))
+		mux.Handle("GET /api/v1/eventHooks/{id}", auth(s.getEventHook))
+		mux.Handle("PUT /api/v1/eventHooks/{id}", auth(s.replaceEventHook))
+		mux.Handle("DELETE /api/v1/eventHooks/{id}", auth(s.deleteEventHook))
+		mux.Handle("/api/v1/eventHooks/{id}", s.notAllowed("GET, PUT, DELETE"))
+		mux.Handle("POST /api/v1/eventHooks/{id}/lifecycle/{op}", auth(s.eventHookLifecycle))
+		mux.Handle("/api/v1/eventHooks/{id}/lifecycle/{op}", s.notAllowed("POST"))
+	}
 
 	mux.Handle("POST /api/v1/orgs", op(s.createOrg))
 	mux.Handle("GET /api/v1/orgs", op(s.listOrgs))
@@ -205,6 +249,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
+			err = s.fault(err)
 			var domainID string
 			if strings.HasPrefix(r.URL.Path, "/api/v1/domains/") {
 				domainID = r.PathValue("id")
@@ -236,7 +281,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.ready != nil {
 		if err := s.ready(ctx); err != nil {
 			s.logger.Warn("not ready", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			body := map[string]string{"status": "unavailable"}
+			var ue *store.UnavailableError
+			if errors.As(s.fault(err), &ue) {
+				body["cause"] = ue.Reason
+			}
+			w.Header().Set("Retry-After", retryAfter)
+			writeJSON(w, http.StatusServiceUnavailable, body)
 			return
 		}
 	}

@@ -73,6 +73,10 @@ type Deps struct {
 	// AuthFailures counts failed sign-ins per client address, shared with
 	// the API; nil gets a limiter of ratelimit.DefaultAuthFailures a minute.
 	AuthFailures *ratelimit.Limiter
+	// Fault classifies a storage error (full, read-only) as a
+	// *store.UnavailableError, shown as a 503 page; nil leaves errors as
+	// they are.
+	Fault func(error) error
 }
 
 // Console is the web console's HTTP handler. Mount it at "/" beside the

@@ -69,6 +69,7 @@ var (
 		{systemlog.OrgCreate, "Organization created"},
 		{systemlog.TokenCreate, "API token created"},
 		{systemlog.TokenRevoke, "API token revoked"},
+		{systemlog.EventHookDelivery, "Event hook delivery failed"},
 	}
 	outcomes   = []choice{{"", "Any outcome"}, {"SUCCESS", "Succeeded"}, {"FAILURE", "Failed"}}
 	severities = []choice{{"", "Any severity"}, {"INFO", "Information"}, {"WARN", "Warning"}, {"ERROR", "Error"}}

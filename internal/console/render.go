@@ -227,6 +227,9 @@ func errBadRequest(msg string) *pageError {
 // browser; it goes to the log with an error id the page shows.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	pe := c.pageErrorOf(r, err)
+	if pe.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "30")
+	}
 	if rerr := c.render(w, r, pe.Status, "error", pe.Heading, pe); rerr != nil {
 		c.deps.Logger.ErrorContext(r.Context(), "console error page failed", "err", rerr)
 		http.Error(w, pe.Heading, pe.Status)
@@ -237,10 +240,18 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 // an error id, and only the id is told.
 func (c *Console) pageErrorOf(r *http.Request, err error) *pageError {
 	var pe *pageError
+	var ue *store.UnavailableError
+	if c.deps.Fault != nil {
+		err = c.deps.Fault(err)
+	}
 	switch {
 	case errors.As(err, &pe):
 	case errors.Is(err, store.ErrNotFound):
 		pe = errNotFound
+	case errors.As(err, &ue):
+		c.deps.Logger.ErrorContext(r.Context(), "console request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		pe = &pageError{http.StatusServiceUnavailable, "Changes cannot be saved right now",
+			"Nothing was changed: " + ue.Reason + ". Try again in a minute; the operator must free space or make the database writable."}
 	default:
 		id := oktaid.New("oae")
 		c.deps.Logger.ErrorContext(r.Context(), "console request failed", "errorId", id, "method", r.Method, "path", r.URL.Path, "err", err)

@@ -1,10 +1,15 @@
 package console
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/store"
 )
 
 func TestSignInNextStaysOnSite(t *testing.T) {
@@ -94,4 +99,15 @@ func FuzzSafeNext(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestStorageFaultPage(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/domains", nil)
+	e.console.fail(w, r, fmt.Errorf("storing: %w", &store.UnavailableError{Reason: "the storage is full", Err: errors.New("disk full (13)")}))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" ||
+		!strings.Contains(w.Body.String(), "the storage is full") || strings.Contains(w.Body.String(), "(13)") {
+		t.Errorf("storage fault page: %d, Retry-After %q, body:\n%s\nwant 503 naming the cause without the driver's text", w.Code, w.Header().Get("Retry-After"), w.Body.String())
+	}
 }

@@ -36,6 +36,9 @@ const (
 	FindingExpiring     = "cert.expiring"
 	FindingIssueFailed  = "cert.issue_failed"
 	FindingRenewStopped = "cert.renewal_stopped"
+	// FindingWildcardUnsupported: the configured CA cannot be asked for a
+	// wildcard certificate.
+	FindingWildcardUnsupported = "cert.wildcard_unsupported"
 )
 
 // Certifier obtains and renews the certificates of managed domains;
@@ -187,9 +190,26 @@ func (s *Service) issueFindings(name string, err error) Issue {
 	}}}
 }
 
+// WildcardIssuer is implemented by a Certifier that can obtain wildcard
+// certificates (the built-in CA; an ACME CA only through a DNS challenge).
+type WildcardIssuer interface {
+	IssuesWildcards() bool
+}
+
 // certify runs the CAA pre-check and asks the Certifier for a new
 // certificate for d; current is the record served now, if any.
 func (s *Service) certify(ctx context.Context, d Domain, current *issuance.Record) Issue {
+	if IsWildcard(d.Name) {
+		if w, ok := s.certs.Certifier.(WildcardIssuer); !ok || !w.IssuesWildcards() {
+			return Issue{Findings: []finding.Finding{{
+				ID: FindingWildcardUnsupported, Severity: finding.Error,
+				Summary:  "The certificate authority cannot be asked for a wildcard certificate for " + d.Name + " here",
+				Detail:   "A CA validates a wildcard name only through DNS (dns-01 or dns-persist-01); this server's ACME CA is driven with HTTP-01 and TLS-ALPN-01, which cannot prove a wildcard.",
+				Fix:      "Create the exact names (login.acme.com) as domains of their own, upload a wildcard certificate with PUT /api/v1/domains/{id}/certificate, or run Hallmark with its built-in CA.",
+				Evidence: map[string]any{"name": d.Name},
+			}}}
+		}
+	}
 	ids, err := s.certs.Certifier.CAAIdentities(ctx)
 	if err != nil {
 		return s.issueFindings(d.Name, err)
@@ -387,22 +407,38 @@ func (s *Service) UploadCertificate(ctx context.Context, a Actor, id, certPEM, c
 
 // Serving returns the domain that serves name and the certificate record
 // the edge serves for it: the one domain that has proven the name (the
-// store allows no second), store.ErrNotFound when none has or it has no
-// certificate yet.
+// store allows no second), else the proven wildcard one label up
+// (a.acme.com: *.acme.com), so that an exact name wins over a wildcard;
+// store.ErrNotFound when neither has, or has no certificate yet.
 func (s *Service) Serving(ctx context.Context, name string) (Domain, issuance.Record, error) {
-	ds, err := s.store.DomainsByName(ctx, name)
-	if err != nil {
-		return Domain{}, issuance.Record{}, err
-	}
-	for _, d := range ds {
-		if !d.Status.Proven() {
+	for _, n := range []string{name, WildcardOf(name)} {
+		if n == "" {
 			continue
 		}
-		rec, err := s.store.Certificate(ctx, name)
+		ds, err := s.store.DomainsByName(ctx, n)
 		if err != nil {
-			return Domain{}, issuance.Record{}, fmt.Errorf("%s: certificate: %w", name, err)
+			return Domain{}, issuance.Record{}, err
 		}
-		return d, rec, nil
+		var exact *Domain
+		for _, d := range ds {
+			if !d.Status.Proven() {
+				continue
+			}
+			if n != name && exact != nil && d.OrgID != exact.OrgID {
+				// Another org proved the exact name: its name is not this
+				// wildcard's to serve while its certificate is on the way.
+				break
+			}
+			rec, err := s.store.Certificate(ctx, n)
+			if errors.Is(err, store.ErrNotFound) {
+				exact = &d
+				break // proven, no certificate yet: the org's wildcard may serve it
+			}
+			if err != nil {
+				return Domain{}, issuance.Record{}, fmt.Errorf("%s: certificate: %w", n, err)
+			}
+			return d, rec, nil
+		}
 	}
 	return Domain{}, issuance.Record{}, fmt.Errorf("%s: no verified domain: %w", name, store.ErrNotFound)
 }

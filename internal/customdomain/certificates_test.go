@@ -147,13 +147,32 @@ func (h *harness) newService(box *sealed.Box, certs bool) *customdomain.Service 
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.edge, err = edge.New(edge.Config{}, certtest.EdgeSource{Certs: h.st, Box: box}, h.st, logger)
+	h.edge, err = edge.New(edge.Config{}, servingSource{svc, box}, h.st, logger)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	svc.UseCertificates(customdomain.Certificates{Certifier: keeper, Keeper: keeper, Edge: h.edge,
 		Upload: issuance.CheckOptions{PublicRoots: h.roots}})
 	return svc
+}
+
+// servingSource is the edge's Source as serve wires it: the lifecycle says
+// which domain serves a name and with which certificate record.
+type servingSource struct {
+	svc *customdomain.Service
+	box *sealed.Box
+}
+
+func (s servingSource) Lookup(ctx context.Context, name string) (edge.Entry, error) {
+	_, rec, err := s.svc.Serving(ctx, name)
+	if err != nil {
+		return edge.Entry{}, err
+	}
+	cert, err := rec.TLSCertificate(s.box)
+	if err != nil {
+		return edge.Entry{}, err
+	}
+	return edge.Entry{Certificate: cert}, nil
 }
 
 // verified creates a managed domain, publishes its records and verifies it.

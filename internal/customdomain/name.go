@@ -1,6 +1,7 @@
 package customdomain
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -38,9 +39,46 @@ var idnaProfile = idna.New(
 // NormalizeName turns what a person typed into the name Hallmark stores:
 // Unicode becomes punycode, upper case becomes lower, a trailing dot goes.
 // It refuses names that cannot be a tenant's custom domain: empty labels,
-// over-long names, wildcards, IP addresses, public suffixes and names with
-// no registrable domain.
+// over-long names, IP addresses, public suffixes and names with no
+// registrable domain. A wildcard (*.acme.com) is accepted when the * is the
+// whole leftmost label and the rest is such a name itself.
 func NormalizeName(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	if base, ok := strings.CutPrefix(t, "*."); ok && !strings.Contains(base, "*") {
+		n, err := normalizeHost(base)
+		if err != nil {
+			var ne *NameError
+			if errors.As(err, &ne) {
+				ne.Name = s
+			}
+			return "", err
+		}
+		if len(n)+2 > 253 {
+			return "", &NameError{s, "the name is longer than 253 characters"}
+		}
+		return "*." + n, nil
+	}
+	return normalizeHost(s)
+}
+
+// IsWildcard reports whether a normalised name is a wildcard (*.acme.com).
+func IsWildcard(name string) bool { return strings.HasPrefix(name, "*.") }
+
+// ownerName is where the ownership TXT record of name sits: a wildcard is
+// proven at its base name (*.acme.com at acme.com).
+func ownerName(name string) string { return strings.TrimPrefix(name, "*.") }
+
+// WildcardOf is the wildcard that would cover name (a.acme.com:
+// *.acme.com), "" for a name with fewer than three labels.
+func WildcardOf(name string) string {
+	_, parent, ok := strings.Cut(name, ".")
+	if !ok || !strings.Contains(parent, ".") || IsWildcard(name) {
+		return ""
+	}
+	return "*." + parent
+}
+
+func normalizeHost(s string) (string, error) {
 	orig := s
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -62,7 +100,7 @@ func NormalizeName(s string) (string, error) {
 		s = s[:len(s)-1]
 	}
 	if strings.Contains(s, "*") {
-		return "", &NameError{orig, "wildcard names are not supported; add each host name on its own"}
+		return "", &NameError{orig, "a wildcard must be the whole leftmost label, as in *.acme.com"}
 	}
 	if strings.HasPrefix(s, ".") || strings.Contains(s, "..") {
 		return "", &NameError{orig, "the name has an empty label (two dots in a row, or a leading dot)"}

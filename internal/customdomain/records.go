@@ -16,7 +16,9 @@ type Record struct {
 
 // Records returns what the tenant must publish for d: the ownership TXT
 // record, the CNAME to the service's own name, and a CAA record when the CA
-// is known. They never change for the life of the domain.
+// is known. They never change for the life of the domain. A wildcard
+// domain (*.acme.com) is proven at its base name and routed by a wildcard
+// CNAME; its CAA record is an issuewild property at the base name.
 func (s *Service) Records(d Domain) []Record {
 	recs := []Record{{
 		Type:       "TXT",
@@ -28,12 +30,18 @@ func (s *Service) Records(d Domain) []Record {
 		recs = append(recs, Record{Type: "CNAME", FQDN: d.Name, Values: []string{s.cfg.CNAMETarget}})
 	}
 	if s.cfg.CAAIdentity != "" {
-		recs = append(recs, Record{Type: "CAA", FQDN: d.Name, Values: []string{`0 issue "` + s.cfg.CAAIdentity + `"`}})
+		if IsWildcard(d.Name) {
+			recs = append(recs, Record{Type: "CAA", FQDN: ownerName(d.Name), Values: []string{`0 issuewild "` + s.cfg.CAAIdentity + `"`}})
+		} else {
+			recs = append(recs, Record{Type: "CAA", FQDN: d.Name, Values: []string{`0 issue "` + s.cfg.CAAIdentity + `"`}})
+		}
 	}
 	return recs
 }
 
-func (s *Service) txtName(name string) string { return s.cfg.VerificationPrefix + "." + name }
+func (s *Service) txtName(name string) string {
+	return s.cfg.VerificationPrefix + "." + ownerName(name)
+}
 
 // Expectation is what dnscheck must find for d.
 func (s *Service) Expectation(d Domain) dnscheck.Expectation {

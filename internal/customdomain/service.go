@@ -57,6 +57,9 @@ type Config struct {
 	Lease time.Duration
 	// Owner names this node in the leases it takes (default host/pid/random).
 	Owner string
+	// Brands creates each new domain's brand and checks the brand a domain
+	// moves to; nil leaves brand ids unchecked.
+	Brands Brands
 }
 
 // Checker runs the DNS checks of a domain.
@@ -114,6 +117,9 @@ func New(cfg Config, st Store, checker Checker, log EventLog, logger *slog.Logge
 		t, err := NormalizeName(cfg.CNAMETarget)
 		if err != nil {
 			return nil, fmt.Errorf("cname target: %w", err)
+		}
+		if IsWildcard(t) {
+			return nil, fmt.Errorf("cname target %q: give the edge's own host name, not a wildcard", cfg.CNAMETarget)
 		}
 		cfg.CNAMETarget = t
 	}
@@ -193,14 +199,19 @@ func (s *Service) Create(ctx context.Context, a Actor, name string, src CertSour
 	if src, err = ParseCertSource(string(src)); err != nil {
 		return Domain{}, err
 	}
+	brandID, err := s.newBrand(ctx, a.OrgID, n)
+	if err != nil {
+		return Domain{}, err
+	}
 	d := Domain{ID: oktaid.New("dom"), OrgID: a.OrgID, Name: n, CertSource: src,
-		Token: randomHex(16), BrandID: oktaid.New("bnd")}
+		Token: randomHex(16), BrandID: brandID}
 	c := s.rules.Created(a, d, s.now().UTC())
 	limit := s.cfg.DomainLimit
 	if a.Operator {
 		limit = 0
 	}
 	if err := s.store.InsertDomain(ctx, c, limit); err != nil {
+		s.discardBrand(ctx, n, brandID)
 		if errors.Is(err, ErrDuplicate) || errors.Is(err, ErrInUse) || errors.Is(err, ErrLimit) {
 			return Domain{}, err
 		}
@@ -284,8 +295,18 @@ func (s *Service) SetBrand(ctx context.Context, a Actor, id, brandID string) (Do
 	if brandID == "" || len(brandID) > 64 || !validLabel(brandID) {
 		return Domain{}, &InvalidError{Field: "brandId", Reason: "must be 1 to 64 letters, digits, '-' or '_'"}
 	}
+	if cur, err := s.Get(ctx, a, id); err != nil {
+		return Domain{}, err
+	} else if err := s.checkBrand(ctx, cur, brandID); err != nil {
+		return Domain{}, err
+	}
 	d, _, err := s.change(ctx, a, id, func(d Domain, now time.Time) (Change, error) {
-		return s.rules.Rebranded(a, d, brandID, now), nil
+		c := s.rules.Rebranded(a, d, brandID, now)
+		if d.Status.Proven() {
+			// The edge's page for the name shows the brand's name.
+			c.Served = append(c.Served, d.Name)
+		}
+		return c, nil
 	})
 	return d, err
 }
@@ -360,9 +381,24 @@ func (s *Service) AssignToOrg(ctx context.Context, name, orgID string) error {
 	if err != nil {
 		return err
 	}
+	// The domain gets a brand of its new org; the old one stays with the
+	// operator.
+	var brandID string
+	if d.OrgID != orgID && s.cfg.Brands != nil {
+		if brandID, err = s.newBrand(ctx, orgID, d.Name); err != nil {
+			return err
+		}
+	}
 	_, _, err = s.change(ctx, System, d.ID, func(d Domain, now time.Time) (Change, error) {
-		return s.rules.Assigned(d, orgID, now)
+		c, err := s.rules.Assigned(d, orgID, now)
+		if err == nil && brandID != "" {
+			c.Domain.BrandID = brandID
+		}
+		return c, err
 	})
+	if err != nil && brandID != "" {
+		s.discardBrand(ctx, d.Name, brandID)
+	}
 	return err
 }
 

@@ -59,7 +59,10 @@ func TestCheck(t *testing.T) {
 		return fmt.Sprintf("[%s (%s)]", strings.TrimSuffix(w.Nameservers()[i], "."), w.NameserverAddrs()[i])
 	}
 	tests := []struct {
-		name    string
+		name string
+		// source names the RFC section or DNS host behaviour a scenario
+		// of the corpus of real faults reproduces.
+		source  string
 		records []string                    // Set on every server
 		setup   func(w *dnstest.World)      // more: SetOn, faults
 		expect  func(*dnscheck.Expectation) // changes to expectation()
@@ -151,6 +154,25 @@ func TestCheck(t *testing.T) {
 				"doubledName": txtName + ".acme.test", "found": "[" + token + "]"}}},
 		},
 		{
+			// RFC 4592 section 3.3.1: the wildcard answers the doubled
+			// name (whose closest encloser is the apex), but not the
+			// real name (login exists, and has no wildcard below it).
+			name:    "fail/txt-missing-wildcard-answers-doubled-name",
+			source:  "RFC 4592 section 3.3.1 (closest encloser, source of synthesis); Let's Debug TXTDoubleLabel, which checks a random label for the same wildcard TXT",
+			records: plus(healthy[1:], `*.acme.test. 300 IN TXT "v=spf1 include:_spf.registrar.test ~all"`),
+			want: []want{
+				{finding.DNSRecordMissing, finding.Error, map[string]any{"name": txtName}},
+				{finding.DNSWildcardSynthesized, finding.Info, map[string]any{"doubledName": txtName + ".acme.test"}},
+			},
+		},
+		{
+			name:    "fail/txt-at-doubled-name-beside-wildcard",
+			source:  "RFC 4592 section 2.2.2 (a record below the wildcard's parent makes its ancestors exist, so the wildcard no longer answers them)",
+			records: plus(healthy[1:], `*.acme.test. 300 IN TXT "v=spf1 ~all"`, `_hallmark-challenge.login.acme.test 300 IN TXT "`+token+`"`),
+			want: []want{{finding.DNSRecordAtDoubledName, finding.Error, map[string]any{
+				"doubledName": txtName + ".acme.test", "found": "[" + token + "]"}}},
+		},
+		{
 			name:    "fail/txt-quoted",
 			records: plus(healthy[1:], `_hallmark-challenge.login 300 IN TXT "\"`+token+`\""`),
 			want: []want{{finding.DNSValueQuoted, finding.Error, map[string]any{
@@ -210,6 +232,42 @@ func TestCheck(t *testing.T) {
 				{finding.DNSCNAMEConflict, finding.Error, map[string]any{"found": "map[TXT:[v=spf1 -all]]"}},
 				{finding.DNSCNAMEWrongTarget, finding.Error, nil},
 			},
+		},
+		{
+			// A registrar's parking wildcard answers A for every name; it
+			// is not a record at login that blocks the CNAME.
+			name:    "fail/cname-missing-parking-wildcard-a",
+			source:  "registrars' parking zones (*.domain A to a parking page), RFC 4592 section 4.1",
+			records: plus(healthy[:1], `*.acme.test. 300 IN A 192.0.2.80`),
+			want:    []want{{finding.DNSRecordMissing, finding.Error, map[string]any{"name": "login.acme.test", "type": "CNAME"}}},
+		},
+		{
+			name:    "fail/cname-blocked-by-txt-beside-wildcard-cname",
+			source:  "RFC 1034 section 3.6.2 (no other data beside a CNAME); RFC 4592 section 4.2",
+			records: plus(healthy[:1], `login 300 IN TXT "v=spf1 -all"`, `*.acme.test. 300 IN CNAME parking.registrar.test.`),
+			want:    []want{{finding.DNSCNAMEConflict, finding.Error, map[string]any{"found": "map[TXT:[v=spf1 -all]]"}}},
+		},
+		{
+			// The CNAME is right, but an A record stands beside it: a
+			// resolver asking for A gets 192.0.2.10, not the edge.
+			name:    "fail/cname-right-with-a-beside-it",
+			source:  "RFC 1034 section 3.6.2 and RFC 2181 section 10.1 (a CNAME stands alone); DNS hosts' editors that accept a CNAME beside an A record",
+			records: plus(healthy, `login 300 IN A 192.0.2.10`),
+			want: []want{{finding.DNSCNAMEConflict, finding.Error, map[string]any{
+				"found": "map[A:[192.0.2.10]]", "expected": target}}},
+		},
+		{
+			name:    "ok/cname-chain-reaches-target",
+			source:  "RFC 1034 section 3.6.2 and RFC 2181 section 10.1.1 (resolvers follow CNAME chains); CDNs and DNS hosts that put an alias of their own in between",
+			records: plus(healthy[:1], `login 300 IN CNAME login.acme.cdn.test.`, `login.acme.cdn.test. 300 IN CNAME edge.hallmark.test.`),
+			want: []want{{finding.DNSCNAMEChain, finding.Info, map[string]any{
+				"chain": "[login.acme.cdn.test edge.hallmark.test]"}}},
+		},
+		{
+			name:    "fail/cname-chain-ends-elsewhere",
+			source:  "RFC 1034 section 3.6.2: a chain that ends at another host does not reach the service",
+			records: plus(healthy[:1], `login 300 IN CNAME login.acme.cdn.test.`, `login.acme.cdn.test. 300 IN CNAME old-edge.example.test.`),
+			want:    []want{{finding.DNSCNAMEWrongTarget, finding.Error, map[string]any{"found": "[login.acme.cdn.test]"}}},
 		},
 		{
 			name:    "fail/cname-at-doubled-name",

@@ -3,6 +3,8 @@ package dnscheck
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,6 +26,8 @@ type evaluation struct {
 
 	results []result
 	byKey   map[qkey]result
+
+	control string // first label of the wildcard control names
 
 	caaAnswers  []Answer
 	caaFindings []finding.Finding
@@ -80,26 +84,101 @@ func (ev *evaluation) collect(ctx context.Context) {
 	ev.add(ev.c.run(ctx, jobs))
 
 	jobs = jobs[:0]
-	for _, t := range ev.txt {
-		if ev.noneHas(t.Name, dns.TypeTXT, func(vs []string) bool { return len(vs) > 0 }) {
-			for _, s := range ev.d.servers {
-				jobs = append(jobs, job{srv: s, name: ev.doubled(t.Name), qtype: dns.TypeTXT})
-			}
+	doubled := func(name string, qtype uint16) {
+		for _, s := range ev.d.servers {
+			jobs = append(jobs, job{srv: s, name: ev.doubled(name), qtype: qtype},
+				job{srv: s, name: ev.wildcardControl(ev.doubled(name)), qtype: qtype})
 		}
 	}
-	if ev.target != "" && ev.name != ev.d.zone &&
-		!ev.allHave(ev.name, dns.TypeCNAME, func(vs []string) bool { return containsName(vs, ev.target) }) {
+	for _, t := range ev.txt {
+		if ev.noneHas(t.Name, dns.TypeTXT, func(vs []string) bool { return len(vs) > 0 }) {
+			doubled(t.Name, dns.TypeTXT)
+		}
+	}
+	if ev.target != "" && ev.name != ev.d.zone {
+		// A and AAAA are always asked: a right CNAME with an address
+		// record beside it (a broken zone some DNS hosts serve) sends
+		// resolvers asking for A to the other address.
+		types := []uint16{dns.TypeA, dns.TypeAAAA}
+		if !ev.allHave(ev.name, dns.TypeCNAME, func(vs []string) bool { return containsName(vs, ev.target) }) {
+			types = append(types, dns.TypeMX, dns.TypeTXT)
+			doubled(ev.name, dns.TypeCNAME)
+		}
 		for _, s := range ev.d.servers {
-			for _, t := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeTXT} {
-				jobs = append(jobs, job{srv: s, name: ev.name, qtype: t})
+			for _, t := range types {
+				jobs = append(jobs, job{srv: s, name: ev.name, qtype: t},
+					job{srv: s, name: ev.wildcardControl(ev.name), qtype: t})
 			}
-			jobs = append(jobs, job{srv: s, name: ev.doubled(ev.name), qtype: dns.TypeCNAME})
 		}
 	}
 	if len(jobs) > 0 {
 		ev.add(ev.c.run(ctx, jobs))
 	}
+	ev.followChains(ctx)
 	wg.Wait()
+}
+
+// maxChain bounds how many CNAME hops are followed (resolvers give up
+// around 8 to 16).
+const maxChain = 8
+
+// followChains asks a resolver, hop by hop, where the CNAME targets other
+// than the expected one lead: a chain that ends at the expected target
+// reaches it as resolvers see it (a CDN or a tenant's own alias in
+// between), and is not a wrong target.
+func (ev *evaluation) followChains(ctx context.Context) {
+	if ev.target == "" || len(ev.c.resolvers) == 0 {
+		return
+	}
+	res := ev.c.resolvers[0]
+	seen := map[string]bool{ev.target: true}
+	var next []string
+	for _, s := range ev.d.servers {
+		if r, ok := ev.get(s, ev.name, dns.TypeCNAME); ok && authFault(r) == "" {
+			for _, v := range r.Values {
+				next = append(next, dns.CanonicalName(v))
+			}
+		}
+	}
+	for hop := 0; hop < maxChain && len(next) > 0; hop++ {
+		var jobs []job
+		for _, n := range next {
+			if !seen[n] {
+				seen[n] = true
+				jobs = append(jobs, job{srv: res, name: n, qtype: dns.TypeCNAME})
+			}
+		}
+		next = nil
+		rs := ev.c.run(ctx, jobs)
+		ev.add(rs)
+		for _, r := range rs {
+			for _, v := range r.Values {
+				next = append(next, dns.CanonicalName(v))
+			}
+		}
+	}
+}
+
+// chainTo returns the chain from a CNAME target to the expected one, as
+// the resolver answered it, or nil when it does not get there.
+func (ev *evaluation) chainTo(first string) []string {
+	if len(ev.c.resolvers) == 0 {
+		return nil
+	}
+	chain := []string{bare(strings.ToLower(first))}
+	cur := dns.CanonicalName(first)
+	for range maxChain {
+		r, ok := ev.get(ev.c.resolvers[0], cur, dns.TypeCNAME)
+		if !ok || len(r.Values) != 1 {
+			return nil
+		}
+		cur = dns.CanonicalName(r.Values[0])
+		chain = append(chain, bare(cur))
+		if cur == ev.target {
+			return chain
+		}
+	}
+	return nil
 }
 
 func (ev *evaluation) recordJobs(s Server) []job {
@@ -145,6 +224,68 @@ func (ev *evaluation) allHave(name string, qtype uint16, ok func([]string) bool)
 		}
 	}
 	return true
+}
+
+// wildcardControl is a sibling of name under the same parent that no one
+// creates: when a server answers it with the same records as name, a
+// wildcard synthesised both (RFC 4592 section 3.3.1), and nothing sits at
+// name itself. A real record at name makes its parent exist, so a wildcard
+// above no longer answers the sibling.
+func (ev *evaluation) wildcardControl(name string) string {
+	if ev.control == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		ev.control = "_hallmark-wildcard-probe-" + hex.EncodeToString(b[:])
+	}
+	i, _ := dns.NextLabel(name, 0)
+	return ev.control + "." + name[i:]
+}
+
+// synthesised reports whether server s answered name/qtype with exactly
+// what it answered the wildcard control: a wildcard's records.
+func (ev *evaluation) synthesised(s Server, name string, qtype uint16) bool {
+	r, ok := ev.get(s, name, qtype)
+	c, cok := ev.get(s, ev.wildcardControl(name), qtype)
+	return ok && cok && authFault(c) == "" && len(c.Values) > 0 && slices.Equal(uniq(r.Values), uniq(c.Values))
+}
+
+// atDoubled returns the servers holding a record of qtype at the doubled
+// name of qname with its values, and apart the servers whose answer there
+// a wildcard synthesised.
+func (ev *evaluation) atDoubled(qname string, qtype uint16, norm func(string) string) (at []Server, vals []string, wild []Server, wildVals []string) {
+	dbl := ev.doubled(qname)
+	for _, s := range ev.d.servers {
+		r, ok := ev.get(s, dbl, qtype)
+		if !ok || authFault(r) != "" || len(r.Values) == 0 {
+			continue
+		}
+		if ev.synthesised(s, dbl, qtype) {
+			wild = append(wild, s)
+			for _, v := range r.Values {
+				wildVals = append(wildVals, norm(v))
+			}
+			continue
+		}
+		at = append(at, s)
+		for _, v := range r.Values {
+			vals = append(vals, norm(v))
+		}
+	}
+	return at, uniq(vals), wild, uniq(wildVals)
+}
+
+// wildcardFinding notes that the doubled name was answered by a wildcard,
+// so the record is not there: the missing record is the finding.
+func (ev *evaluation) wildcardFinding(qtype, qname string, wild []Server, vals []string) finding.Finding {
+	dbl := bare(ev.doubled(qname))
+	return finding.Finding{
+		ID: finding.DNSWildcardSynthesized, Severity: finding.Info,
+		Summary: fmt.Sprintf("A wildcard record answers %s %s; no record sits there", qtype, dbl),
+		Detail: fmt.Sprintf("%s answered %s %s with %s, and a made-up name beside it with the same: a wildcard (*.%s or below) synthesised the answer (RFC 4592), so the record was not created at the doubled name.",
+			list(wild), qtype, dbl, quoteAll(vals), bare(ev.d.zone)),
+		Fix:      fmt.Sprintf("Nothing to delete at %s: create the %s record at %s itself (see the finding beside this one).", dbl, qtype, bare(qname)),
+		Evidence: map[string]any{"name": bare(qname), "doubledName": dbl, "type": qtype, "found": vals, "servers": labels(wild)},
+	}
 }
 
 // doubled is name with the zone appended once more: what a registrar's form
@@ -282,18 +423,13 @@ func (ev *evaluation) checkTXT(t TXTRecord) {
 			Evidence: with(ev0, "found", found, "servers", labels(other)),
 		})
 	case len(missing) > 0:
-		dbl := ev.doubled(t.Name)
-		var at []Server
-		var vals []string
-		for _, s := range ev.d.servers {
-			if r, ok := ev.get(s, dbl, dns.TypeTXT); ok && authFault(r) == "" && len(r.Values) > 0 {
-				at = append(at, s)
-				vals = append(vals, r.Values...)
-			}
-		}
+		at, vals, wild, wildVals := ev.atDoubled(t.Name, dns.TypeTXT, func(v string) string { return v })
 		if len(at) > 0 {
-			ev.fs = append(ev.fs, ev.doubledFinding("TXT", t.Name, at, uniq(vals), ev0))
+			ev.fs = append(ev.fs, ev.doubledFinding("TXT", t.Name, at, vals, ev0))
 			return
+		}
+		if len(wild) > 0 {
+			ev.fs = append(ev.fs, ev.wildcardFinding("TXT", t.Name, wild, wildVals))
 		}
 		ev.fs = append(ev.fs, finding.Finding{
 			ID: finding.DNSRecordMissing, Severity: finding.Error,
@@ -325,17 +461,23 @@ func (ev *evaluation) checkCNAME() {
 	}
 
 	q := question("CNAME", ev.name)
-	var have, wrong, missing []Server
-	var wrongVals []string
+	var have, wrong, missing, chained []Server
+	var wrongVals, chain []string
 	for _, s := range ev.d.servers {
 		r, _ := ev.get(s, ev.name, dns.TypeCNAME)
 		if id := authFault(r); id != "" {
 			ev.fault(s, id, q)
 			continue
 		}
+		var c []string
+		if len(r.Values) == 1 {
+			c = ev.chainTo(r.Values[0])
+		}
 		switch {
 		case containsName(r.Values, ev.target):
 			have = append(have, s)
+		case c != nil:
+			have, chained, chain = append(have, s), append(chained, s), c
 		case len(r.Values) > 0:
 			wrong = append(wrong, s)
 			for _, v := range r.Values {
@@ -354,7 +496,7 @@ func (ev *evaluation) checkCNAME() {
 	for _, s := range ev.d.servers {
 		found := false
 		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeTXT} {
-			if r, ok := ev.get(s, ev.name, t); ok && authFault(r) == "" && r.CNAME == "" && len(r.Values) > 0 {
+			if r, ok := ev.get(s, ev.name, t); ok && authFault(r) == "" && r.CNAME == "" && len(r.Values) > 0 && !ev.synthesised(s, ev.name, t) {
 				others[typeString(t)] = uniq(append(others[typeString(t)], r.Values...))
 				found = true
 			}
@@ -376,6 +518,16 @@ func (ev *evaluation) checkCNAME() {
 	case len(have) > 0 && len(wrong)+len(missing) > 0:
 		ev.fs = append(ev.fs, ev.partial("CNAME", ev.name, fmt.Sprintf("the CNAME %s → %s", name, target), have, slices.Concat(wrong, missing), ev0))
 	case len(have) > 0:
+		if len(chained) > 0 {
+			path := strings.Join(append([]string{name}, chain...), " → ")
+			ev.fs = append(ev.fs, finding.Finding{
+				ID: finding.DNSCNAMEChain, Severity: finding.Info,
+				Summary:  fmt.Sprintf("%s reaches %s through a chain of CNAMEs: %s", name, target, path),
+				Detail:   fmt.Sprintf("%s answered CNAME %s with %s, which a resolver follows to %s. Resolvers and clients follow such a chain, so the name reaches the service; every link must keep pointing on.", list(chained), name, chain[0], target),
+				Fix:      fmt.Sprintf("Nothing to change. If a link in between is not yours to keep (a CDN being left), point the CNAME %q at %s directly.", rel, target),
+				Evidence: with(ev0, "chain", chain, "servers", labels(chained)),
+			})
+		}
 	case len(wrong) > 0:
 		found := uniq(wrongVals)
 		ev.fs = append(ev.fs, finding.Finding{
@@ -386,20 +538,13 @@ func (ev *evaluation) checkCNAME() {
 			Evidence: with(ev0, "found", found, "servers", labels(wrong)),
 		})
 	case len(missing) > 0 && len(others) == 0:
-		dbl := ev.doubled(ev.name)
-		var at []Server
-		var vals []string
-		for _, s := range ev.d.servers {
-			if r, ok := ev.get(s, dbl, dns.TypeCNAME); ok && authFault(r) == "" && len(r.Values) > 0 {
-				at = append(at, s)
-				for _, v := range r.Values {
-					vals = append(vals, bare(strings.ToLower(v)))
-				}
-			}
-		}
+		at, vals, wild, wildVals := ev.atDoubled(ev.name, dns.TypeCNAME, func(v string) string { return bare(strings.ToLower(v)) })
 		if len(at) > 0 {
-			ev.fs = append(ev.fs, ev.doubledFinding("CNAME", ev.name, at, uniq(vals), ev0))
+			ev.fs = append(ev.fs, ev.doubledFinding("CNAME", ev.name, at, vals, ev0))
 			return
+		}
+		if len(wild) > 0 {
+			ev.fs = append(ev.fs, ev.wildcardFinding("CNAME", ev.name, wild, wildVals))
 		}
 		ev.fs = append(ev.fs, finding.Finding{
 			ID: finding.DNSRecordMissing, Severity: finding.Error,
@@ -416,14 +561,16 @@ func (ev *evaluation) checkCNAME() {
 			parts = append(parts, t+" "+strings.Join(others[t], ", "))
 		}
 		summary := fmt.Sprintf("Other records at %s (%s) block the CNAME", name, strings.Join(otherTypes, ", "))
+		consequence := "A name that has a CNAME can have no other record."
 		if len(have)+len(wrong) > 0 {
 			summary = fmt.Sprintf("The CNAME at %s stands beside other records (%s)", name, strings.Join(otherTypes, ", "))
+			consequence = "A name that has a CNAME can have no other record (RFC 1034 section 3.6.2, RFC 2181 section 10.1): resolvers asking for an address get these records instead of following the CNAME, so the name does not reach " + target + "."
 		}
 		ev.fs = append(ev.fs, finding.Finding{
 			ID: finding.DNSCNAMEConflict, Severity: finding.Error,
 			Summary: summary,
-			Detail: fmt.Sprintf("Asked %s for A, AAAA, MX and TXT at %s: the answer was %s. A name that has a CNAME can have no other record.",
-				list(otherSrv), name, strings.Join(parts, "; ")),
+			Detail: fmt.Sprintf("Asked %s for other records at %s: the answer was %s. %s",
+				list(otherSrv), name, strings.Join(parts, "; "), consequence),
 			Fix: fmt.Sprintf("At the DNS host of %s, delete the %s records named %q, then create the CNAME %q pointing to %s.",
 				zone, strings.Join(otherTypes, ", "), rel, rel, target),
 			Evidence: with(ev0, "found", others, "servers", labels(otherSrv)),

@@ -116,6 +116,8 @@ type Report struct {
 	DurationMs int64             `json:"durationMs"`
 	Findings   []finding.Finding `json:"findings"`
 	Chain      []ChainCert       `json:"chain"`
+
+	certs []*x509.Certificate // the chain of Chain, for the allowlist
 }
 
 // ChainCert is one certificate of the chain, leaf first.
@@ -133,18 +135,28 @@ func (r *Report) HasError() bool { return finding.HasError(r.Findings) }
 
 // attempt is one way of reaching the server: direct or through the proxy.
 type attempt struct {
-	via      string // "direct" or the proxy URL
-	conn     *tls.Conn
-	findings []finding.Finding // why it failed
+	via   string    // "direct" or the proxy URL
+	conn  *tls.Conn // nil when the handshake did not complete
+	state *tls.ConnectionState
+	// clientCert is the server's request for a client certificate, nil
+	// when it asked for none.
+	clientCert *clientCertRequest
+	findings   []finding.Finding // why it failed
+	// dial opens another connection the same way (for the follow-up
+	// questions of a failed handshake); nil when there is none.
+	dial func(context.Context) (net.Conn, error)
 }
 
-func (a *attempt) ok() bool { return a.conn != nil }
+// ok reports whether the server's chain was received: the handshake
+// completed, or it ended only because the server insists on a client
+// certificate the doctor does not have.
+func (a *attempt) ok() bool { return a.state != nil }
 
 func (a *attempt) certs() []*x509.Certificate {
-	if a.conn == nil {
+	if a.state == nil {
 		return nil
 	}
-	return a.conn.ConnectionState().PeerCertificates
+	return a.state.PeerCertificates
 }
 
 // Diagnose checks t and returns the report. It never fails: what goes wrong
@@ -235,8 +247,16 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 		return d.finish(rep, start)
 	}
 
-	cs := primary.conn.ConnectionState()
-	wg.Go(func() { add(d.checkClock(ctx, t, primary.conn)...) })
+	cs := *primary.state
+	var date time.Time
+	var dateOK bool
+	var dw sync.WaitGroup
+	if primary.conn != nil {
+		dw.Go(func() { date, dateOK = d.serverDate(ctx, t, primary.conn) })
+	}
+	if f, ok := d.clientCertFinding(t, direct, proxied, proxyURL); ok {
+		add(f)
+	}
 
 	v, err := trust.New(trust.Config{
 		Roots: d.cfg.Roots, PublicRoots: d.cfg.PublicRoots, Pins: d.cfg.Pins,
@@ -279,10 +299,21 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 		}
 		add(f)
 	}
+	dw.Wait()
+	if dateOK {
+		cf := d.judgeClock(d.cfg.Now(), date, res)
+		if len(cf) > 0 && cf[0].ID == finding.ClockSkew {
+			mu.Lock()
+			amendForClock(rep.Findings)
+			mu.Unlock()
+		}
+		add(cf...)
+	}
 	chain := res.Chain
 	if len(chain) == 0 {
 		chain = slices.Concat(res.Served, res.Fetched)
 	}
+	rep.certs = chain
 	for _, c := range chain {
 		rep.Chain = append(rep.Chain, ChainCert{
 			Subject: c.Subject.String(), Issuer: c.Issuer.String(),
@@ -295,6 +326,16 @@ func (d *Doctor) Diagnose(ctx context.Context, t Target) *Report {
 	}
 	wg.Wait()
 	return d.finish(rep, start)
+}
+
+// amendForClock points the validity findings at this machine's clock once
+// the clock is judged wrong: the certificate is fine, the clock is not.
+func amendForClock(fs []finding.Finding) {
+	for i := range fs {
+		if fs[i].ID == finding.CertExpired || fs[i].ID == finding.CertNotYetValid {
+			fs[i].Fix = "Fix this machine's clock first (see clock.skew): the server and the CA agree on a time that this certificate is valid at. " + fs[i].Fix
+		}
+	}
 }
 
 func mustURL(s string) *url.URL {
@@ -324,9 +365,11 @@ func (d *Doctor) finish(rep *Report, start time.Time) *Report {
 // through the configured proxy, resolving with the configured resolver.
 func (d *Doctor) httpClient() *http.Client {
 	tr := &http.Transport{
-		DialContext:           d.dialContext,
-		TLSHandshakeTimeout:   d.cfg.Timeout,
-		ResponseHeaderTimeout: d.cfg.Timeout,
+		DialContext:         d.dialContext,
+		TLSHandshakeTimeout: d.cfg.Timeout,
+		// The fetch's own deadline (trust's FetchTimeout, the same step
+		// timeout) ends a stalled answer; this is a backstop.
+		ResponseHeaderTimeout: 2 * d.cfg.Timeout,
 		DisableKeepAlives:     true,
 	}
 	if d.cfg.Proxy != nil || d.envProxy != nil {

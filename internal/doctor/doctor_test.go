@@ -90,10 +90,13 @@ func always(p *testpki.Proxy, source string, cfg *doctor.Config) {
 }
 
 type scenario struct {
-	name  string
-	setup func(t *testing.T, e *env, cfg *doctor.Config) string // returns the target
-	want  []string                                              // id/severity, sorted
-	check func(t *testing.T, rep *doctor.Report)
+	name string
+	// source names the incident report, RFC section or vendor document a
+	// scenario of the corpus reproduces (corpus_test.go).
+	source string
+	setup  func(t *testing.T, e *env, cfg *doctor.Config) string // returns the target
+	want   []string                                              // id/severity, sorted
+	check  func(t *testing.T, rep *doctor.Report)
 }
 
 func scenarios() []scenario {
@@ -381,14 +384,7 @@ func scenarios() []scenario {
 				}
 			},
 		},
-		{
-			name: "warn/clock-skew",
-			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
-				return serve(t, []*testpki.Cert{e.leaf(t, nil), e.inter}, nil, testpki.Now.Add(-3*time.Hour))
-			},
-			want:  with("clock.skew/warning"),
-			check: evidence(finding.ClockSkew, "skewSeconds", int64(3*3600)),
-		},
+
 		{
 			name: "fail/allowlist-profile",
 			setup: func(t *testing.T, e *env, cfg *doctor.Config) string {
@@ -448,7 +444,7 @@ func evidence(id, key string, want any) func(*testing.T, *doctor.Report) {
 }
 
 func TestDiagnose(t *testing.T) {
-	for _, sc := range slices.Concat(scenarios(), proxyScenarios()) {
+	for _, sc := range slices.Concat(scenarios(), proxyScenarios(), corpus()) {
 		t.Run(sc.name, func(t *testing.T) {
 			e := newEnv(t)
 			cfg := e.config()
@@ -591,8 +587,10 @@ func TestParseTarget(t *testing.T) {
 		{"", "", "empty target"},
 		{"http://login.acme.com", "", "must start with https://"},
 		{"https://user:pw@login.acme.com", "", "user information"},
-		{"https://login.acme.com/app/login", "", "has a path"},
-		{"https://login.acme.com/?q=1", "", "query"},
+		{"https://login.acme.com/app/login", "login.acme.com:443", ""},
+		{"https://login.acme.com/?q=1", "login.acme.com:443", ""},
+		{"https://login.acme.com:8443/oauth2/v1/authorize?client_id=0oa1&redirect_uri=https%3A%2F%2Fapp#state", "login.acme.com:8443", ""},
+		{"https://acme.okta.com/app/acme_app_1/exk1/sso/saml?RelayState=%2Fhome", "acme.okta.com:443", ""},
 		{"login.acme.com/path", "", "give an https URL"},
 		{"2001:db8::1", "", "without brackets"},
 		{"https://2001:db8::1/", "", "not a valid URL"},

@@ -116,6 +116,7 @@ type connectResult struct {
 	conn   net.Conn // the tunnel, open when status is 200
 	status int
 	header http.Header
+	page   blockPage // what the refusal page says, when status is not 200
 }
 
 // connect dials the proxy and asks it for a tunnel to addr.
@@ -135,12 +136,15 @@ func (d *Doctor) connect(ctx context.Context, addr string, pu *url.URL) (*connec
 		conn.Close()
 		return nil, err
 	}
-	resp.Body.Close()
 	r := &connectResult{status: resp.StatusCode, header: resp.Header}
 	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		r.page = readBlockPage(resp.Header, body)
 		conn.Close()
 		return r, nil
 	}
+	resp.Body.Close()
 	if br.Buffered() > 0 {
 		conn.Close()
 		return r, fmt.Errorf("the proxy sent %d bytes after its 200 answer, before the TLS handshake", br.Buffered())
@@ -227,13 +231,47 @@ func (d *Doctor) dialProxy(ctx context.Context, t Target, rt route) *attempt {
 		status := fmt.Sprintf("%d %s", r.status, http.StatusText(r.status))
 		ev := map[string]any{"host": pu.Hostname(), "port": port, "status": r.status}
 		fix := fmt.Sprintf("Ask the proxy's administrators to allow CONNECT to %s (allowlist line: %s).", t.Addr(), t.Addr())
+		detail := fmt.Sprintf("The proxy answered %q to CONNECT %s, so no TLS session can start.", status, t.Addr())
+		summary := fmt.Sprintf("The proxy %s refused CONNECT %s: %s", redact(pu), t.Addr(), status)
+		if p := r.page; p.Product != "" || p.Reason != "" || p.Title != "" {
+			for k, v := range map[string]string{"product": p.Product, "reason": p.Reason, "pageTitle": p.Title} {
+				if v != "" {
+					ev[k] = v
+				}
+			}
+			who := "The refusal page names no product it knows"
+			if p.Product != "" {
+				who = "The refusal page is from " + p.Product
+				summary = fmt.Sprintf("The proxy %s (%s) refused CONNECT %s: %s", redact(pu), p.Product, t.Addr(), status)
+			}
+			switch {
+			case p.Reason != "":
+				detail += fmt.Sprintf(" %s, and gives the reason %q.", who, p.Reason)
+				summary += " (" + p.Reason + ")"
+			case p.Title != "":
+				detail += fmt.Sprintf(" %s, titled %q.", who, p.Title)
+			default:
+				detail += " " + who + "."
+			}
+			if pf := blockFix(p.Product); pf != "" {
+				fix = fmt.Sprintf("Ask the %s administrators to allow %s. %s. Allowlist line: %s.", p.Product, t.Addr(), strings.ReplaceAll(pf, "HOST", t.Host), t.Addr())
+			}
+		}
 		if r.status == http.StatusProxyAuthRequired {
 			fix = authFix(pu, rt.source, r.header.Values("Proxy-Authenticate"))
 			authEvidence(ev, pu, r.header)
 		}
-		return fail(fmt.Sprintf("The proxy %s refused CONNECT %s: %s", redact(pu), t.Addr(), status),
-			fmt.Sprintf("The proxy answered %q to CONNECT %s, so no TLS session can start.", status, t.Addr()),
-			fix, ev)
+		return fail(summary, detail, fix, ev)
+	}
+	a.dial = func(ctx context.Context) (net.Conn, error) {
+		r, err := d.connect(ctx, t.Addr(), pu)
+		if err != nil {
+			return nil, err
+		}
+		if r.conn == nil {
+			return nil, fmt.Errorf("the proxy answered CONNECT with %d", r.status)
+		}
+		return r.conn, nil
 	}
 	d.handshake(ctx, t, r.conn, a)
 	return a

@@ -35,8 +35,10 @@ func hostForURL(h string) string {
 	return h
 }
 
-// ParseTarget reads an https URL, a host or host:port. It refuses what the
-// doctor cannot check, saying what to write instead.
+// ParseTarget reads an https URL, a host or host:port. A URL is taken as
+// people paste it, the sign-in page with its path, query and fragment: the
+// doctor checks the server it names. It refuses what the doctor cannot
+// check, saying what to write instead.
 func ParseTarget(s string) (Target, error) {
 	in := strings.TrimSpace(s)
 	if in == "" {
@@ -53,10 +55,6 @@ func ParseTarget(s string) (Target, error) {
 			return Target{}, fmt.Errorf("target %q: the doctor checks TLS, so the URL must start with https:// (not %s://)", s, u.Scheme)
 		case u.User != nil:
 			return Target{}, fmt.Errorf("target %q carries user information (%s@): remove it, the doctor needs no credentials", s, u.User.Username())
-		case u.Path != "" && u.Path != "/":
-			return Target{}, fmt.Errorf("target %q has a path (%s): the doctor checks the server, not a page; use https://%s", s, u.Path, u.Host)
-		case u.RawQuery != "" || u.Fragment != "":
-			return Target{}, fmt.Errorf("target %q has a query or fragment: use https://%s", s, u.Host)
 		case u.Host == "":
 			return Target{}, fmt.Errorf("target %q names no host", s)
 		}

@@ -157,6 +157,26 @@ func (c *cache[V]) Delete(name string) {
 	}
 }
 
+// DeleteFunc removes every name for which match is true, shard by shard;
+// a fill started before is stale, as with Delete.
+func (c *cache[V]) DeleteFunc(match func(name string) bool) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.gen++
+		var names []string
+		for name := range s.m {
+			if match(name) {
+				names = append(names, name)
+			}
+		}
+		s.mu.Unlock()
+		for _, name := range names {
+			c.Delete(name)
+		}
+	}
+}
+
 // Len counts entries, expired ones included.
 func (c *cache[V]) Len() int {
 	n := 0

@@ -25,7 +25,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/connlimit"
 	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/upstream"
 )
 
 // Entry is what the edge needs to serve a name.
@@ -34,6 +36,9 @@ type Entry struct {
 	// OrgName names the org that serves the name (the page shown when
 	// there is no upstream).
 	OrgName string
+	// Brand is the name of the domain's brand, which that page shows as
+	// its title; "" shows the name itself.
+	Brand string
 	// Upstream is the org's upstream; nil uses Config.DefaultUpstream.
 	Upstream *url.URL
 }
@@ -74,6 +79,18 @@ type Config struct {
 	WriteTimeout      time.Duration // default 120s
 	IdleTimeout       time.Duration // default 120s
 	ShutdownTimeout   time.Duration // graceful shutdown bound; default 10s
+
+	// MaxConns bounds the connections each listener holds (default
+	// connlimit.DefaultMax(), from the descriptor limit); MaxConnsPerClient
+	// those of one client address (default MaxConns/8). Beyond, new
+	// connections are closed at once.
+	MaxConns, MaxConnsPerClient int
+	// MaxConcurrentStreams bounds the HTTP/2 streams of one connection
+	// (default 100); net/http also closes a connection whose client resets
+	// streams faster than their handlers finish (CVE-2023-44487).
+	MaxConcurrentStreams int
+	// MaxHeaderBytes bounds a request's header (default 64 KiB).
+	MaxHeaderBytes int
 }
 
 func (c *Config) setDefaults() {
@@ -101,6 +118,12 @@ func (c *Config) setDefaults() {
 	def(&c.WriteTimeout, 120*time.Second)
 	def(&c.IdleTimeout, 120*time.Second)
 	def(&c.ShutdownTimeout, 10*time.Second)
+	if c.MaxConcurrentStreams == 0 {
+		c.MaxConcurrentStreams = 100
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 64 << 10
+	}
 }
 
 // Edge serves tenants' names.
@@ -133,8 +156,10 @@ func New(cfg Config, src Source, challenges Challenges, logger *slog.Logger) (*E
 	if cfg.CacheSize < 0 || cfg.NegativeCacheSize < 0 {
 		return nil, errors.New("edge: cache sizes must be positive")
 	}
-	if cfg.DefaultUpstream != nil && (cfg.DefaultUpstream.Scheme != "http" && cfg.DefaultUpstream.Scheme != "https" || cfg.DefaultUpstream.Host == "") {
-		return nil, fmt.Errorf("edge: upstream %q is not an http(s) URL", cfg.DefaultUpstream)
+	if cfg.DefaultUpstream != nil {
+		if err := upstream.Check(cfg.DefaultUpstream); err != nil {
+			return nil, fmt.Errorf("edge: default upstream: %w", err)
+		}
 	}
 	e := &Edge{
 		cfg:        cfg,
@@ -173,12 +198,26 @@ func (e *Edge) Put(name string, entry Entry) {
 	e.pos.Set(name, &entry, time.Time{})
 }
 
-// Invalidate forgets name; the next handshake asks the Source again.
+// Invalidate forgets name; the next handshake asks the Source again. A
+// wildcard (*.acme.com) forgets every name it covers: each is cached under
+// its own SNI name.
 func (e *Edge) Invalidate(name string) {
 	name = normalize(name)
 	e.neg.Delete(name)
 	e.pos.Delete(name)
+	if base, ok := strings.CutPrefix(name, "*."); ok {
+		covered := func(n string) bool {
+			_, parent, ok := strings.Cut(n, ".")
+			return ok && parent == base
+		}
+		e.neg.DeleteFunc(covered)
+		e.pos.DeleteFunc(covered)
+	}
 }
+
+// Unknown reports how many unknown names are remembered (at most
+// NegativeCacheSize, however many names a flood of handshakes sends).
+func (e *Edge) Unknown() int { return e.neg.Len() }
 
 // Cached reports how many names hold a certificate in memory.
 func (e *Edge) Cached() int { return e.pos.Len() }
@@ -281,6 +320,8 @@ func (e *Edge) Serve(ctx context.Context, httpsLn, httpLn net.Listener) error {
 	httpsSrv := e.server(e.handler)
 	httpsSrv.TLSConfig = e.tlsConfig
 	httpSrv := e.server(e.challengeHandler(redirectPort))
+	limits := connlimit.Config{Max: e.cfg.MaxConns, PerClient: e.cfg.MaxConnsPerClient}
+	httpsLn, httpLn = connlimit.Listen(httpsLn, limits), connlimit.Listen(httpLn, limits)
 
 	errc := make(chan error, 2)
 	go func() { errc <- httpsSrv.ServeTLS(httpsLn, "", "") }()
@@ -308,6 +349,8 @@ func (e *Edge) server(h http.Handler) *http.Server {
 		ReadTimeout:       e.cfg.ReadTimeout,
 		WriteTimeout:      e.cfg.WriteTimeout,
 		IdleTimeout:       e.cfg.IdleTimeout,
+		MaxHeaderBytes:    e.cfg.MaxHeaderBytes,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: e.cfg.MaxConcurrentStreams},
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
 	}
 }

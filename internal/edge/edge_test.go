@@ -235,7 +235,7 @@ func TestReplacedCertificateServed(t *testing.T) {
 
 func TestTLSVersionsAndHTTP2(t *testing.T) {
 	h := start(t, edge.Config{})
-	h.src.set("v.acme.test", edge.Entry{Certificate: mint(t, h.ca, "v.acme.test"), OrgName: "Acme"})
+	h.src.set("v.acme.test", edge.Entry{Certificate: mint(t, h.ca, "v.acme.test"), OrgName: "Acme", Brand: "Acme <Login>"})
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		st, err := h.handshake(t, "v.acme.test", &tls.Config{MinVersion: v, MaxVersion: v})
 		if err != nil || st.Version != v {
@@ -256,6 +256,9 @@ func TestTLSVersionsAndHTTP2(t *testing.T) {
 	}
 	if !strings.Contains(string(body), "<strong>Acme</strong>") {
 		t.Errorf("page without upstream: got %q, want it to name the org Acme", body)
+	}
+	if !strings.Contains(string(body), "<h1>Acme &lt;Login&gt;</h1>") {
+		t.Errorf("page without upstream: got %q, want the brand's name, escaped, as its heading", body)
 	}
 }
 

@@ -58,7 +58,7 @@ func (e *Edge) proxyHandler() http.Handler {
 		if up == nil {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("X-Content-Type-Options", "nosniff")
-			pageTmpl.Execute(w, page{Name: name, Org: ent.OrgName})
+			pageTmpl.Execute(w, page{Name: name, Org: ent.OrgName, Brand: ent.Brand})
 			return
 		}
 		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, up)))
@@ -66,12 +66,12 @@ func (e *Edge) proxyHandler() http.Handler {
 }
 
 type page struct {
-	Name, Org, Message string
+	Name, Org, Brand, Message string
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Name}}</title></head>
-<body><h1>{{.Name}}</h1>
+<html lang="en"><head><meta charset="utf-8"><title>{{or .Brand .Name}}</title></head>
+<body><h1>{{or .Brand .Name}}</h1>
 {{if .Message}}<p>{{.Message}}</p>{{else if .Org}}<p>{{.Name}} is served by Hallmark for the organisation <strong>{{.Org}}</strong>, which has not configured an upstream application yet.</p>{{else}}<p>{{.Name}} is served by Hallmark; its organisation has not configured an upstream application yet.</p>{{end}}
 </body></html>
 `))

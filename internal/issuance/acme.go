@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -336,16 +335,8 @@ func (a *ACME) RenewalWindow(ctx context.Context, leaf *x509.Certificate) (Windo
 
 func parseChainPEM(b []byte) ([]*x509.Certificate, error) {
 	var chain []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
+	for _, der := range walkPEM(b).certDERs() {
+		c, err := x509.ParseCertificate(der)
 		if err != nil {
 			return nil, err
 		}

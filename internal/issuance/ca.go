@@ -53,10 +53,20 @@ type CA struct {
 
 var _ Issuer = (*CA)(nil)
 
-// LoadOrCreateCA loads the CA kept in dir, or creates it there.
+// LoadOrCreateCA loads the CA kept in dir, or creates it there. The
+// directory is made 0700 and the (sealed) key files 0600, also when they
+// existed with wider modes.
 func LoadOrCreateCA(dir string, box *sealed.Box) (*CA, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("built-in CA %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("built-in CA %s: making the directory private: %w", dir, err)
+	}
+	for _, f := range []string{caRootKey, caInterKey} {
+		if err := os.Chmod(filepath.Join(dir, f), 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("built-in CA %s: making %s private: %w", dir, f, err)
+		}
 	}
 	ca, err := loadCA(dir, box)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -174,6 +184,10 @@ func (ca *CA) RootPEM() []byte { return ca.rootPEM }
 
 // Root is the root certificate.
 func (ca *CA) Root() *x509.Certificate { return ca.root }
+
+// IssuesWildcards is true: the built-in CA signs for *.acme.com as for any
+// name whose ownership the lifecycle proved.
+func (ca *CA) IssuesWildcards() bool { return true }
 
 // Issue signs a fresh ECDSA P-256 leaf for req.Name, valid 90 days.
 func (ca *CA) Issue(ctx context.Context, req Request) (*Issued, error) {

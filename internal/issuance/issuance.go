@@ -121,18 +121,7 @@ func (r Record) TLSCertificate(box *sealed.Box) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: parsing private key: %w", r.Name, err)
 	}
-	cert := &tls.Certificate{PrivateKey: key}
-	rest := r.ChainPEM
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type == "CERTIFICATE" {
-			cert.Certificate = append(cert.Certificate, b.Bytes)
-		}
-	}
+	cert := &tls.Certificate{PrivateKey: key, Certificate: walkPEM(r.ChainPEM).certDERs()}
 	if len(cert.Certificate) == 0 {
 		return nil, fmt.Errorf("%s: stored chain holds no certificate", r.Name)
 	}

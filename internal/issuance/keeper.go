@@ -100,6 +100,14 @@ func (k *Keeper) SealUpload(name string, iss *Issued) (Record, error) {
 	return Seal(k.box, iss, time.Time{})
 }
 
+// IssuesWildcards reports whether the issuer can obtain wildcard
+// certificates: the built-in CA can; the ACME issuer answers HTTP-01 and
+// TLS-ALPN-01 only, which cannot prove a wildcard.
+func (k *Keeper) IssuesWildcards() bool {
+	w, ok := k.issuer.(interface{ IssuesWildcards() bool })
+	return ok && w.IssuesWildcards()
+}
+
 // CAAIdentities returns the issuer domains the CA recognises in CAA
 // records (the ACME directory's meta.caaIdentities); none for the
 // built-in CA, whose certificates no CAA record governs.

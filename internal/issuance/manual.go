@@ -8,11 +8,11 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,7 +146,16 @@ func CheckUpload(name string, u Upload, opts CheckOptions) (*Checked, error) {
 	default:
 		refuse("the certificate's key is %T, which browsers do not accept; use RSA of at least 2048 bits or ECDSA P-256/P-384", leaf.PublicKey)
 	}
-	if err := leaf.VerifyHostname(name); err != nil {
+	// A wildcard domain needs the wildcard itself among the names; a
+	// client checks a name under it, so the chain is judged for one.
+	host := name
+	if base, ok := strings.CutPrefix(name, "*."); ok {
+		host = "hallmark-wildcard-check." + base
+		if !slices.Contains(leaf.DNSNames, name) {
+			refuse("the certificate %s is not a wildcard certificate for %s: it is valid for %s", subj, name, namesOf(leaf))
+		}
+	}
+	if err := leaf.VerifyHostname(host); err != nil {
 		refuse("the certificate %s does not cover %s: it is valid for %s", subj, name, namesOf(leaf))
 	}
 	switch {
@@ -166,7 +175,7 @@ func CheckUpload(name string, u Upload, opts CheckOptions) (*Checked, error) {
 	}
 	if len(causes) == 0 {
 		var more []string
-		warnings, more = verifyChain(name, leaf, chain, roots, now)
+		warnings, more = verifyChain(host, leaf, chain, roots, now)
 		causes = append(causes, more...)
 	}
 	if len(causes) > 0 {
@@ -298,28 +307,23 @@ func parseChain(s string) ([]*x509.Certificate, error) {
 }
 
 func decodeCerts(field, s string) ([]*x509.Certificate, error) {
-	rest := []byte(s)
+	blocks, err := pemBlocks(field, s)
+	if err != nil {
+		return nil, err
+	}
 	var certs []*x509.Certificate
-	for n := 1; ; n++ {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
+	for i, b := range blocks {
 		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%s: PEM block %d is %q, want CERTIFICATE", field, n, b.Type)
+			return nil, fmt.Errorf("%s: PEM block %d is %q, want CERTIFICATE", field, i+1, b.Type)
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: PEM block %d is not a valid X.509 certificate: %v", field, n, err)
+			return nil, fmt.Errorf("%s: PEM block %d is not a valid X.509 certificate: %v", field, i+1, err)
 		}
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
 		return nil, fmt.Errorf("%s is not PEM: expected -----BEGIN CERTIFICATE-----", field)
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, fmt.Errorf("%s: text after the last PEM block is not PEM", field)
 	}
 	return certs, nil
 }
@@ -328,15 +332,22 @@ func parseKey(s string) (crypto.Signer, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, errors.New("privateKey is empty")
 	}
-	b, _ := pem.Decode([]byte(s))
-	if b == nil {
-		return nil, errors.New("privateKey is not PEM: expected -----BEGIN PRIVATE KEY-----")
+	blocks, err := pemBlocks("privateKey", s)
+	if err != nil {
+		return nil, err
 	}
+	switch len(blocks) {
+	case 0:
+		return nil, errors.New("privateKey is not PEM: expected -----BEGIN PRIVATE KEY-----")
+	case 1:
+	default:
+		return nil, fmt.Errorf("privateKey holds %d PEM blocks; put there only the key of the certificate", len(blocks))
+	}
+	b := blocks[0]
 	if _, ok := b.Headers["Proc-Type"]; ok || b.Type == "ENCRYPTED PRIVATE KEY" {
 		return nil, errors.New("privateKey is encrypted; upload it without a passphrase")
 	}
 	var k any
-	var err error
 	switch b.Type {
 	case "PRIVATE KEY":
 		k, err = x509.ParsePKCS8PrivateKey(b.Bytes)

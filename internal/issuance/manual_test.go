@@ -59,6 +59,21 @@ func TestCheckUpload(t *testing.T) {
 		{name: "fail/self-signed", upload: ok(selfSigned), wantErr: []string{"self-signed"}},
 		{name: "fail/broken-pem", upload: issuance.Upload{Certificate: "-----BEGIN CERTIFICATE-----\nnot base64!\n", PrivateKey: certtest.KeyPEM(t, leaf.Key), Type: "PEM"}, wantErr: []string{"certificate is not PEM"}},
 		{name: "fail/broken-key-pem", upload: func() issuance.Upload { u := ok(leaf, inter, root); u.PrivateKey = "garbage"; return u }(), wantErr: []string{"privateKey is not PEM"}},
+		{name: "fail/two-keys", upload: func() issuance.Upload {
+			u := ok(leaf, inter, root)
+			u.PrivateKey = certtest.KeyPEM(t, leaf.Key) + certtest.KeyPEM(t, otherKey)
+			return u
+		}(), wantErr: []string{"privateKey holds 2 PEM blocks"}},
+		{name: "fail/key-with-text-before", upload: func() issuance.Upload {
+			u := ok(leaf, inter, root)
+			u.PrivateKey = "hidden text\n" + certtest.KeyPEM(t, leaf.Key)
+			return u
+		}(), wantErr: []string{"privateKey: text before PEM block 1"}},
+		{name: "fail/chain-with-text-between", upload: func() issuance.Upload {
+			u := ok(leaf, inter, root)
+			u.CertificateChain = certtest.PEM(inter) + "not pem\n" + certtest.PEM(root)
+			return u
+		}(), wantErr: []string{"certificateChain: text before PEM block 2"}},
 		{name: "fail/chain-wrong-order", upload: ok(leaf, root, inter), wantErr: []string{"wrong order"}},
 		{name: "fail/chain-does-not-link", upload: ok(leaf, unrelated), wantErr: []string{"does not link"}},
 		{name: "fail/missing-intermediate", upload: ok(leaf), wantErr: []string{`issued by "CN=Private Intermediate", which is neither in certificateChain nor a public root`}},

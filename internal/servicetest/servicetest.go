@@ -1,7 +1,7 @@
 // Package servicetest assembles Hallmark's lifecycle for tests the way
 // `hallmark serve` does: a SQLite store in a temporary directory, a DNS
 // world that speaks the wire protocol on loopback, the checker, the system
-// log, the custom-domain and tenant services, and a bootstrapped operator
+// log, the brand, custom-domain and tenant services, and a bootstrapped operator
 // token. The API's and the console's tests build on it.
 package servicetest
 
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
@@ -27,7 +28,7 @@ const CNAMETarget = "edge.hallmark.test"
 // Options shape a Stack. Zero values mean defaults.
 type Options struct {
 	// Domains configures the lifecycle; an empty CNAMETarget becomes
-	// CNAMETarget.
+	// CNAMETarget, and a nil Brands the Stack's brand service.
 	Domains customdomain.Config
 	// DNS replaces the checker's configuration (default: the world's
 	// resolver and nameservers, 500ms per query).
@@ -41,6 +42,7 @@ type Stack struct {
 	World    *dnstest.World // zone acme.test. on two authoritative servers
 	Checker  *dnscheck.Checker
 	Events   *systemlog.Log
+	Brands   *brand.Service
 	Domains  *customdomain.Service
 	Tenants  *tenant.Service
 	Operator string // the operator token's secret
@@ -69,6 +71,10 @@ func New(tb testing.TB, o Options) *Stack {
 	s.Events = systemlog.New(st, s.Logger, time.Now)
 	if o.Domains.CNAMETarget == "" {
 		o.Domains.CNAMETarget = CNAMETarget
+	}
+	s.Brands = brand.NewService(st, s.Logger)
+	if o.Domains.Brands == nil {
+		o.Domains.Brands = s.Brands
 	}
 	if s.Domains, err = customdomain.New(o.Domains, st, s.Checker, s.Events, s.Logger); err != nil {
 		tb.Fatal(err)

@@ -14,3 +14,22 @@ var (
 	// lost a race.
 	ErrConflict = errs.New(errs.Conflict, "", "conflict")
 )
+
+// ErrUnavailable: the storage cannot take writes now (it is full or
+// read-only); the same request may succeed later. Match it with errors.Is;
+// an *UnavailableError says why.
+var ErrUnavailable = errs.New(errs.Unavailable, "", "storage unavailable")
+
+// UnavailableError is a storage fault with the reason a person can act
+// on ("the storage is full").
+type UnavailableError struct {
+	Reason string
+	Err    error
+}
+
+func (e *UnavailableError) Error() string        { return e.Reason + ": " + e.Err.Error() }
+func (e *UnavailableError) Unwrap() error        { return e.Err }
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// Kind is errs.Unavailable.
+func (e *UnavailableError) Kind() errs.Kind { return errs.Unavailable }

@@ -66,7 +66,16 @@ const (
 	OrgCreate           = "system.org.create"
 	TokenCreate         = "system.api_token.create"
 	TokenRevoke         = "system.api_token.revoke"
+	// EventHookDelivery records a failed event hook delivery (Okta's name).
+	EventHookDelivery = "event_hook.delivery"
 )
+
+// KnownTypes lists every event type Hallmark records.
+var KnownTypes = []string{
+	DomainInitiate, DomainVerify, DomainCertUpload, DomainCertRenew, DomainUpdate, DomainDelete,
+	DomainCertProvision, DomainCertExpiring, DomainMoved, OrgCreate, TokenCreate, TokenRevoke,
+	EventHookDelivery,
+}
 
 // Query selects events. The zero value of each field means "no constraint"
 // except Limit, which the caller sets (1..1000).

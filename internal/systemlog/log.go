@@ -48,7 +48,7 @@ func New(store Store, logger *slog.Logger, now func() time.Time) *Log {
 // prepared with it first.
 func Prepare(e Event, now time.Time) Event {
 	if e.UUID == "" {
-		e.UUID = newUUID()
+		e.UUID = NewUUID()
 	}
 	if e.Published.IsZero() {
 		e.Published = now
@@ -90,8 +90,8 @@ func (l *Log) Notify() {
 	l.mu.Unlock()
 }
 
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
+// NewUUID returns a random (version 4) UUID.
+func NewUUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	b[6] = b[6]&0x0f | 0x40

@@ -9,14 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
 	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
+	"github.com/hallmark-dev/hallmark/internal/upstream"
 )
 
 var (
@@ -132,14 +134,13 @@ func (s *Service) CreateOrg(ctx context.Context, a Actor, o Org) (Org, error) {
 	if !a.Operator {
 		return Org{}, ErrForbidden
 	}
-	o.Name = strings.TrimSpace(o.Name)
-	if o.Name == "" || len(o.Name) > 200 {
-		return Org{}, &InvalidError{Field: "name", Reason: "give the org a name of 1 to 200 characters"}
+	var err error
+	if o.Name, err = checkName("org", o.Name); err != nil {
+		return Org{}, err
 	}
 	if o.Upstream != "" {
-		u, err := url.Parse(o.Upstream)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-			return Org{}, &InvalidError{Field: "upstream", Reason: "give an absolute http:// or https:// URL without credentials, such as https://app.internal:8443"}
+		if _, err := upstream.Parse(o.Upstream); err != nil {
+			return Org{}, &InvalidError{Field: "upstream", Reason: upstream.Hint + " (" + err.Error() + ")"}
 		}
 	}
 	if o.CustomDomain != "" {
@@ -181,9 +182,9 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, orgID, name string) 
 	if _, err := s.store.GetOrg(ctx, orgID); err != nil {
 		return Token{}, "", err
 	}
-	name = strings.TrimSpace(name)
-	if len(name) > 200 {
-		return Token{}, "", &InvalidError{Field: "name", Reason: "at most 200 characters"}
+	name, err := checkName("token", name)
+	if err != nil {
+		return Token{}, "", err
 	}
 	secret := NewSecret()
 	t := Token{ID: oktaid.New("tok"), OrgID: orgID, Name: name, Hash: Hash(secret), Prefix: prefixOf(secret), Created: s.now().UTC()}
@@ -238,6 +239,25 @@ func (s *Service) notify() {
 	if s.log != nil {
 		s.log.Notify()
 	}
+}
+
+// checkName is the rule for the name of an org or a token: 1 to 200
+// characters of valid UTF-8 once trimmed, with no control characters
+// (NUL, tabs, newlines, escapes) and no bidirectional overrides, which
+// would disguise the name where it is shown.
+func checkName(what, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "" || utf8.RuneCountInString(name) > 200:
+		return "", &InvalidError{Field: "name", Reason: "give the " + what + " a name of 1 to 200 characters"}
+	case !utf8.ValidString(name):
+		return "", &InvalidError{Field: "name", Reason: "the name is not valid UTF-8"}
+	case strings.ContainsFunc(name, func(r rune) bool {
+		return unicode.IsControl(r) || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+	}):
+		return "", &InvalidError{Field: "name", Reason: "the name holds a control character; use letters, digits, spaces and punctuation"}
+	}
+	return name, nil
 }
 
 // InvalidError is bad input with the field it concerns.

@@ -160,7 +160,8 @@ func (s *server) ServeDNS(rw dns.ResponseWriter, req *dns.Msg) {
 
 // answer fills m with the reply to req from the server's data: the records
 // of the asked type, or a CNAME chased within the data, or NODATA/NXDOMAIN
-// with the zone's SOA. A name that holds both a CNAME and the asked type (a
+// with the zone's SOA; a wildcard answers for names that do not exist
+// (RFC 4592). A name that holds both a CNAME and the asked type (a
 // broken zone) answers with the asked type, so tests can build one.
 func (s *server) answer(m *dns.Msg, req *dns.Msg) {
 	m.SetReply(req)
@@ -174,7 +175,7 @@ func (s *server) answer(m *dns.Msg, req *dns.Msg) {
 	defer s.mu.RUnlock()
 	for hop := 0; hop < 8; hop++ {
 		var match, cname []dns.RR
-		for _, rr := range s.rrs[name] {
+		for _, rr := range s.owned(name) {
 			switch t := rr.Header().Rrtype; {
 			case t == q.Qtype || q.Qtype == dns.TypeANY:
 				match = append(match, rr)
@@ -195,7 +196,7 @@ func (s *server) answer(m *dns.Msg, req *dns.Msg) {
 			continue
 		}
 		apex := s.apexFor(name)
-		if len(m.Answer) == 0 && !s.exists(name) {
+		if len(m.Answer) == 0 && !s.exists(name) && len(s.owned(name)) == 0 {
 			m.Rcode = dns.RcodeNameError
 		}
 		for _, rr := range s.rrs[apex] {
@@ -207,6 +208,35 @@ func (s *server) answer(m *dns.Msg, req *dns.Msg) {
 		}
 		return
 	}
+}
+
+// owned returns the records of name, or those a wildcard synthesises for
+// it (RFC 4592 section 3.3.1): when name does not exist, the closest
+// existing ancestor (the closest encloser) is found, and the records of
+// "*." under it answer, with name as their owner. The caller holds s.mu.
+func (s *server) owned(name string) []dns.RR {
+	if s.exists(name) {
+		return s.rrs[name]
+	}
+	apex := s.apexFor(name)
+	for ce := name; ce != apex; {
+		i, end := dns.NextLabel(ce, 0)
+		if end {
+			return nil
+		}
+		ce = ce[i:]
+		if !s.exists(ce) && ce != apex {
+			continue
+		}
+		var out []dns.RR
+		for _, rr := range s.rrs["*."+ce] {
+			rr = dns.Copy(rr)
+			rr.Header().Name = name
+			out = append(out, rr)
+		}
+		return out
+	}
+	return nil
 }
 
 // apexFor returns the closest apex the server answers for that encloses

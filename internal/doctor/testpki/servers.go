@@ -71,6 +71,53 @@ func TLSServer(tb testing.TB, chain []*x509.Certificate, key any, staple []byte,
 	return serve(tb, dateHandler(date), &tls.Config{Certificates: []tls.Certificate{cert}})
 }
 
+// TLSServerWith starts an HTTPS server like TLSServer (no staple, Date
+// Now) whose tls.Config edit adjusts: protocol versions, client
+// certificate requests.
+func TLSServerWith(tb testing.TB, chain []*x509.Certificate, key any, edit func(*tls.Config)) string {
+	tb.Helper()
+	cert := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
+	for _, c := range chain {
+		cert.Certificate = append(cert.Certificate, c.Raw)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	edit(cfg)
+	return serve(tb, dateHandler(Now), cfg)
+}
+
+// StallingServer accepts TCP connections on 127.0.0.1 and never answers,
+// as a responder that hangs does; connections are closed when the test
+// ends. It returns the address.
+func StallingServer(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	tb.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
 // HTTPServer starts a plain-HTTP server on 127.0.0.1 and returns its address.
 func HTTPServer(tb testing.TB) string {
 	tb.Helper()
@@ -88,6 +135,19 @@ type Revocation struct {
 	hits          map[string]int
 	nextUpdate    time.Duration
 	refuseOCSPGet bool
+	responder     *Cert // signs OCSP answers instead of the CA; embedded in them
+	embed         bool
+}
+
+// SetResponder makes the OCSP responder sign its answers with signer
+// instead of the CA, embedding signer's certificate when embed is set, as
+// delegated responders do (RFC 6960 section 4.2.2.2). Whether the signer
+// is authorised (issued by the CA, with id-kp-OCSPSigning) is the test's
+// choice.
+func (r *Revocation) SetResponder(signer *Cert, embed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.responder, r.embed = signer, embed
 }
 
 // RefuseOCSPGet makes the OCSP responder answer 405 to GET requests, as
@@ -227,6 +287,12 @@ func (r *Revocation) ocspAnswer(ca *Cert, serial *big.Int) ([]byte, error) {
 	if at, ok := r.revoked[serial.String()]; ok {
 		tmpl.Status, tmpl.RevokedAt, tmpl.RevocationReason = ocsp.Revoked, at, ocsp.KeyCompromise
 	}
+	if r.responder != nil {
+		if r.embed {
+			tmpl.Certificate = r.responder.Cert
+		}
+		return ocsp.CreateResponse(ca.Cert, r.responder.Cert, tmpl, r.responder.Key)
+	}
 	return ocsp.CreateResponse(ca.Cert, ca.Cert, tmpl, ca.Key)
 }
 
@@ -253,6 +319,7 @@ type Proxy struct {
 	refuse       bool
 	auth         string          // the Proxy-Authorization value required; empty for none
 	connectPorts map[string]bool // ports CONNECT may reach; nil for any
+	refusal      *Refusal
 
 	mu       sync.Mutex
 	minted   map[string]*tls.Certificate
@@ -283,11 +350,21 @@ type ProxyConfig struct {
 	// proxy that tunnels to 443 only does (Squid's SSL_ports); CONNECT to
 	// any other port is answered 403. Plain HTTP is forwarded to any port.
 	ConnectPorts []string
+	// Refusal, when set, answers every request with this page, as an
+	// inspection product's block page does.
+	Refusal *Refusal
+}
+
+// Refusal is a proxy's refusal page: its status, headers and body.
+type Refusal struct {
+	Status int
+	Header map[string]string
+	Body   string
 }
 
 // NewProxy starts a tunnelling and forwarding proxy configured by cfg.
 func NewProxy(tb testing.TB, cfg ProxyConfig) *Proxy {
-	p := &Proxy{hosts: cfg.Hosts}
+	p := &Proxy{hosts: cfg.Hosts, refusal: cfg.Refusal}
 	if cfg.User != "" {
 		p.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.User+":"+cfg.Password))
 	}
@@ -361,6 +438,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_, port, _ := net.SplitHostPort(r.Host)
 	switch {
+	case p.refusal != nil:
+		rec.Status = p.refusal.Status
 	case p.refuse:
 		rec.Status = http.StatusForbidden
 	case p.auth != "" && rec.Auth != p.auth:
@@ -374,6 +453,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.Connects = append(p.Connects, r.Host)
 	}
 	p.mu.Unlock()
+	if p.refusal != nil {
+		for k, v := range p.refusal.Header {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(p.refusal.Status)
+		io.WriteString(w, p.refusal.Body)
+		return
+	}
 	switch rec.Status {
 	case http.StatusForbidden:
 		http.Error(w, "blocked by policy", http.StatusForbidden)

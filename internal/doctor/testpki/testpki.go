@@ -80,6 +80,10 @@ type Template struct {
 	Serial         int64
 	Key            string // a Key name
 	CRL, OCSP, AIA []string
+	// ExtKeyUsage replaces the default usages of a leaf (serverAuth), as
+	// an OCSP responder certificate (id-kp-OCSPSigning) or a client
+	// certificate needs.
+	ExtKeyUsage []x509.ExtKeyUsage
 }
 
 // Issue mints a certificate signed by issuer, or self-signed when issuer is
@@ -119,6 +123,9 @@ func Issue(tb testing.TB, t Template, issuer *Cert) *Cert {
 	} else {
 		tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
+	if t.ExtKeyUsage != nil {
+		tmpl.ExtKeyUsage = t.ExtKeyUsage
 	}
 	parent, signer := tmpl, key
 	if issuer != nil {

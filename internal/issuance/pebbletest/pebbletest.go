@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -129,7 +128,7 @@ func (p *Pebble) Start() {
 	cmd.Env = p.env
 	p.log = &logBuffer{}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
@@ -157,7 +156,7 @@ func (p *Pebble) Stop() {
 	if p.cmd == nil {
 		return
 	}
-	syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL)
+	p.cmd.Process.Kill() // SIGKILL to this PID on Unix
 	p.cmd.Wait()
 	p.cmd = nil
 }
@@ -222,4 +221,16 @@ func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Orders counts the orders this Pebble has been sent since it last
+// started, and Issued the certificates it has issued, from the line it
+// logs for each.
+func (p *Pebble) Orders() int { return p.logged("Added order ") }
+func (p *Pebble) Issued() int { return p.logged("Issued certificate serial ") }
+
+func (p *Pebble) logged(line string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Count(p.log.String(), line)
 }

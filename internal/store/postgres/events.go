@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/store/sqlquery"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
@@ -70,4 +71,13 @@ func (s *Store) QueryEvents(ctx context.Context, q systemlog.Query) ([]systemlog
 		return nil, fmt.Errorf("querying events: %w", err)
 	}
 	return evs, nil
+}
+func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time, limit int) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE seq IN
+		(SELECT seq FROM events WHERE published < ? ORDER BY published LIMIT ?)`, t.UnixNano(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("deleting events: %w", mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
+	"unicode/utf8"
 
 	"github.com/hallmark-dev/hallmark/internal/store/sqlquery"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
@@ -26,24 +28,43 @@ func (s *Store) AppendEvent(ctx context.Context, e systemlog.Event) (int64, erro
 	return seq, nil
 }
 
+// ftsKeyword finds a keyword of three characters or more through the
+// trigram index events_fts (migration 0010), which checks each candidate
+// against the pattern; shorter ones fall back to LIKE.
+func ftsKeyword(b *sqlquery.Builder, k string) string {
+	if utf8.RuneCountInString(k) < 3 {
+		return ""
+	}
+	return "e.seq IN (SELECT rowid FROM events_fts WHERE search GLOB " + b.Arg("*"+sqlquery.EscapeGlob(k)+"*") + ")"
+}
+
+// eventQuery is the SELECT of QueryEvents for q.
+func eventQuery(q systemlog.Query) (string, []any, error) {
+	b := sqlquery.NewBuilder(sqlquery.Question)
+	b.Keyword = ftsKeyword
+	where, err := b.EventWhere(q)
+	if err != nil {
+		return "", nil, err
+	}
+	order := "ASC"
+	if q.Descending {
+		order = "DESC"
+	}
+	return `SELECT e.seq, e.org_id, e.published, e.body FROM events e WHERE ` + where +
+		` ORDER BY e.seq ` + order + ` LIMIT ` + b.Arg(q.Limit), b.Args, nil
+}
+
 // QueryEvents translates q with sqlquery (shared with the PostgreSQL
 // backend) and returns the events in Seq order.
 func (s *Store) QueryEvents(ctx context.Context, q systemlog.Query) ([]systemlog.Event, error) {
 	if err := checkLimit(q.Limit); err != nil {
 		return nil, fmt.Errorf("querying events: %w", err)
 	}
-	b := sqlquery.NewBuilder(sqlquery.Question)
-	where, err := b.EventWhere(q)
+	query, args, err := eventQuery(q)
 	if err != nil {
 		return nil, fmt.Errorf("querying events: %w", err)
 	}
-	order := "ASC"
-	if q.Descending {
-		order = "DESC"
-	}
-	query := `SELECT e.seq, e.org_id, e.published, e.body FROM events e WHERE ` + where +
-		` ORDER BY e.seq ` + order + ` LIMIT ` + b.Arg(q.Limit)
-	rows, err := s.read.QueryContext(ctx, query, b.Args...)
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("querying events: %w", err)
 	}
@@ -70,4 +91,17 @@ func (s *Store) QueryEvents(ctx context.Context, q systemlog.Query) ([]systemlog
 		return nil, fmt.Errorf("querying events: %w", err)
 	}
 	return evs, nil
+}
+
+// DeleteEventsBefore deletes at most limit of the events published before
+// t, oldest first; their targets go by the foreign key's cascade and their
+// search entries by the trigger of migration 0010.
+func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time, limit int) (int, error) {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM events WHERE seq IN
+		(SELECT seq FROM events WHERE published < ? ORDER BY published LIMIT ?)`, t.UnixNano(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("deleting events: %w", mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

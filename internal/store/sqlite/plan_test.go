@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hallmark-dev/hallmark/internal/store/sqlquery"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 )
 
@@ -14,12 +13,12 @@ import (
 func TestQueryPlans(t *testing.T) {
 	s := openTemp(t)
 	eventSQL := func(q systemlog.Query) (string, []any) {
-		b := sqlquery.NewBuilder(sqlquery.Question)
-		w, err := b.EventWhere(q)
+		q.Limit = 10
+		sql, args, err := eventQuery(q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return `SELECT e.seq, e.body FROM events e WHERE ` + w + ` ORDER BY e.seq LIMIT ` + b.Arg(10), b.Args
+		return sql, args
 	}
 	tests := []struct {
 		name string
@@ -35,12 +34,32 @@ func TestQueryPlans(t *testing.T) {
 		{"count-org", `SELECT COUNT(*) FROM domains WHERE org_id = ?`, []any{"o"}},
 		{"token-by-hash", `SELECT ` + tokenCols + ` FROM tokens WHERE hash = ?`, []any{[]byte("h")}},
 	}
-	sql, args := eventSQL(systemlog.Query{OrgID: "org1", AfterSeq: 5})
-	tests = append(tests, struct {
+	filter := func(s string) systemlog.Expr {
+		e, err := systemlog.ParseFilter(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for _, ev := range []struct {
 		name string
-		sql  string
-		args []any
-	}{"events-org-page", sql, args})
+		q    systemlog.Query
+	}{
+		{"events-org-page", systemlog.Query{OrgID: "org1", AfterSeq: 5}},
+		{"events-org-page-desc", systemlog.Query{OrgID: "org1", Descending: true}},
+		{"events-all-target", systemlog.Query{All: true, Filter: filter(`target.id eq "dom1"`)}},
+		{"events-org-target", systemlog.Query{OrgID: "org1", Filter: filter(`target.id eq "dom1"`), Descending: true}},
+		{"events-org-type", systemlog.Query{OrgID: "org1", Filter: filter(`eventType eq "system.custom_url_domain.verify"`)}},
+		{"events-org-keyword", systemlog.Query{OrgID: "org1", Keywords: []string{"login.acme"}}},
+		{"events-all-keywords", systemlog.Query{All: true, Keywords: []string{"verify", "timeout"}}},
+	} {
+		sql, args := eventSQL(ev.q)
+		tests = append(tests, struct {
+			name string
+			sql  string
+			args []any
+		}{ev.name, sql, args})
+	}
 	for _, tc := range tests {
 		rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.sql, tc.args...)
 		if err != nil {
@@ -60,6 +79,14 @@ func TestQueryPlans(t *testing.T) {
 			if strings.HasPrefix(step, "SCAN ") && !strings.Contains(step, "INDEX") || strings.Contains(step, "TEMP B-TREE") {
 				t.Errorf("%s: plan %q has a full scan or a sort", tc.name, plan)
 			}
+			// A subquery run once per row scanned costs what the table holds.
+			if strings.Contains(step, "CORRELATED") {
+				t.Errorf("%s: plan %q runs a correlated subquery per row", tc.name, plan)
+			}
+		}
+		// Keywords are found through the trigram index, not a LIKE scan.
+		if strings.Contains(tc.name, "keyword") && !strings.Contains(strings.Join(plan, ";"), "events_fts") {
+			t.Errorf("%s: plan %q does not use the search index", tc.name, plan)
 		}
 		t.Logf("%s: %s", tc.name, strings.Join(plan, "; "))
 	}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -54,6 +55,9 @@ type Store struct {
 func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("opening database %q: the path must be non-empty and hold neither ? nor #", path)
+	}
+	if err := privateFiles(path); err != nil {
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	// case_sensitive_like makes LIKE (the filter's sw and the q keywords)
 	// compare exactly, as PostgreSQL's LIKE and systemlog.Match do.
@@ -136,9 +140,28 @@ func (s *Store) migrate(ctx context.Context) error {
 	if latest := ms[len(ms)-1].version; current > latest {
 		return fmt.Errorf("the database has schema version %d, newer than this program's %d; run a newer hallmark", current, latest)
 	}
+	// Every migration not recorded is applied, in order: branches that
+	// added migrations side by side land in any order.
+	done := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		done[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	applied := 0
 	for _, m := range ms {
-		if m.version <= current {
+		if done[m.version] {
 			continue
 		}
 		body, err := migrations.ReadFile(m.name)
@@ -153,7 +176,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", m.name, err)
 		}
 		applied++
-		current = m.version
+		current = max(current, m.version)
 	}
 	if err := tx.Commit(); err != nil {
 		return err
@@ -180,7 +203,7 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %v", store.ErrConflict, err)
 		}
 	}
-	return err
+	return fault(err)
 }
 
 // Times are stored as Unix nanoseconds; the zero time as NULL.
@@ -223,3 +246,24 @@ func checkLimit(limit int) error {
 }
 
 func sqlNull(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: true} }
+
+// privateFiles creates the database file 0600 if it is missing and makes it
+// and its -wal and -shm files 0600 if they exist with wider modes. SQLite
+// creates the journal files with the database file's mode, so they start
+// private too. In-memory and URI paths are left alone.
+func privateFiles(path string) error {
+	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("making %s private: %w", p, err)
+		}
+	}
+	return nil
+}

@@ -35,6 +35,10 @@ func Dollar(n int) string { return "$" + strconv.Itoa(n) }
 type Builder struct {
 	ph   Placeholder
 	Args []any
+	// Keyword renders the condition that e.search (lower case) holds the
+	// lower-case keyword k, for a backend with a text index; nil, or an
+	// empty result, uses LIKE '%k%' (a scan).
+	Keyword func(b *Builder, k string) string
 }
 
 // NewBuilder returns a Builder using ph for parameters.
@@ -61,6 +65,13 @@ func EscapeLike(s string) string {
 	return r.Replace(s)
 }
 
+// EscapeGlob escapes GLOB's special characters *, ? and [ as one-character
+// classes.
+func EscapeGlob(s string) string {
+	r := strings.NewReplacer(`[`, `[[]`, `*`, `[*]`, `?`, `[?]`)
+	return r.Replace(s)
+}
+
 // Filter renders e as a boolean SQL expression. An unknown attribute or
 // operator (an Expr not made by systemlog.ParseFilter) is an error.
 func (b *Builder) Filter(e systemlog.Expr) (string, error) {
@@ -78,7 +89,9 @@ func (b *Builder) Filter(e systemlog.Expr) (string, error) {
 			return "", fmt.Errorf("filter: unknown operator %q", e.Op)
 		}
 		if e.Attr == systemlog.AttrTargetID {
-			return "EXISTS (SELECT 1 FROM event_targets t WHERE t.seq = e.seq AND " + pred("t.target_id") + ")", nil
+			// The set of matching seqs comes from the target index first:
+			// a correlated EXISTS would run once per event row scanned.
+			return "e.seq IN (SELECT t.seq FROM event_targets t WHERE " + pred("t.target_id") + ")", nil
 		}
 		col, ok := columns[e.Attr]
 		if !ok {
@@ -131,7 +144,15 @@ func (b *Builder) EventWhere(q systemlog.Query) (string, error) {
 		}
 	}
 	for _, k := range q.Keywords {
-		conds = append(conds, "e.search LIKE "+b.Arg("%"+EscapeLike(strings.ToLower(k))+"%")+` ESCAPE '\'`)
+		k = strings.ToLower(k)
+		var c string
+		if b.Keyword != nil {
+			c = b.Keyword(b, k)
+		}
+		if c == "" {
+			c = "e.search LIKE " + b.Arg("%"+EscapeLike(k)+"%") + ` ESCAPE '\'`
+		}
+		conds = append(conds, c)
 	}
 	if q.Filter != nil {
 		f, err := b.Filter(q.Filter)

@@ -20,7 +20,7 @@ func TestEventWhereDollar(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `e.org_id = $1 AND e.published >= $2 AND e.seq < $3 AND e.search LIKE $4 ESCAPE '\' AND ` +
-		`(e.event_type LIKE $5 ESCAPE '\' OR (EXISTS (SELECT 1 FROM event_targets t WHERE t.seq = e.seq AND t.target_id = $6) AND e.severity = $7))`
+		`(e.event_type LIKE $5 ESCAPE '\' OR (e.seq IN (SELECT t.seq FROM event_targets t WHERE t.target_id = $6) AND e.severity = $7))`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}

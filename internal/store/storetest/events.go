@@ -108,6 +108,30 @@ func pick(evs []systemlog.Event, idx ...int) []int64 {
 }
 
 func runEvents(t *testing.T, open func(t *testing.T) Backend) {
+	t.Run("delete-before", func(t *testing.T) {
+		s := open(t)
+		evs := appendCorpus(t, s)
+		cutoff := evs[3].Published // events 0, 1, 2 are older
+		for _, want := range []int{2, 1, 0} {
+			n, err := s.DeleteEventsBefore(t.Context(), cutoff, 2)
+			if err != nil || n != want {
+				t.Fatalf("DeleteEventsBefore(limit 2) = %d, %v; want %d", n, err, want)
+			}
+		}
+		all := systemlog.Query{All: true, Limit: 100}
+		if got, want := query(t, s, all), reference(all, evs[3:]); !slices.Equal(got, want) {
+			t.Errorf("after deleting the oldest three: %v, want %v", got, want)
+		}
+		// Their targets and search entries went with them.
+		dom1, _ := systemlog.ParseFilter(`target.id eq "dom1"`)
+		q := systemlog.Query{All: true, Filter: dom1, Limit: 100}
+		if got, want := query(t, s, q), reference(q, evs[3:]); !slices.Equal(got, want) {
+			t.Errorf("target.id eq dom1 after deletion: %v, want %v", got, want)
+		}
+		if got := query(t, s, systemlog.Query{All: true, Keywords: []string{"pipeline"}, Limit: 100}); len(got) != 0 {
+			t.Errorf("keyword of a deleted event still found: %v", got)
+		}
+	})
 	t.Run("round-trip", func(t *testing.T) {
 		s := open(t)
 		evs := appendCorpus(t, s)
@@ -217,6 +241,11 @@ func runEvents(t *testing.T, open func(t *testing.T) Backend) {
 			{"keyword-underscore-literal", systemlog.Query{All: true, Keywords: []string{"t_s"}}, []int{}}, // as a wildcard, matches "event system"
 			{"keyword-percent-only", systemlog.Query{All: true, Keywords: []string{"%"}}, []int{3, 7}},
 			{"keyword-underscore", systemlog.Query{All: true, Keywords: []string{"failed_"}}, []int{3}},
+			// As GLOB or LIKE patterns these would match "acme"; as text they match nothing.
+			{"keyword-star-literal", systemlog.Query{All: true, Keywords: []string{"ac*e"}}, []int{}},
+			{"keyword-question-literal", systemlog.Query{All: true, Keywords: []string{"ac?e"}}, []int{}},
+			{"keyword-class-literal", systemlog.Query{All: true, Keywords: []string{"[a]cme"}}, []int{}},
+			{"keyword-case-folded", systemlog.Query{All: true, Keywords: []string{"ACME"}}, []int{1}},
 			{"after-ascending", systemlog.Query{All: true, AfterSeq: evs[6].Seq}, []int{7, 8, 9}},
 			{"after-descending", systemlog.Query{All: true, AfterSeq: evs[3].Seq, Descending: true}, []int{2, 1, 0}},
 			{"descending", systemlog.Query{OrgID: "org2", Descending: true}, []int{8, 4, 3}},

@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every storage backend passes:
 // the contracts of customdomain.Store, tenant.Store, systemlog.Store,
-// issuance.Store and edge.Challenges,
+// issuance.Store, edge.Challenges, brand.Store and eventhook.Store,
 // checked through their interfaces only. A backend's test calls Run with a
 // function that opens an empty store.
 package storetest
@@ -9,8 +9,10 @@ import (
 	"context"
 	"testing"
 
+	"github.com/hallmark-dev/hallmark/internal/brand"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/edge"
+	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
@@ -23,8 +25,11 @@ type Backend interface {
 	CreateDomain(ctx context.Context, d customdomain.Domain) error
 	tenant.Store
 	systemlog.Store
+	systemlog.Pruner
 	issuance.Store
 	edge.Challenges
+	brand.Store
+	eventhook.Store
 }
 
 // Run runs the suite. open returns a new, empty backend for one subtest and
@@ -34,4 +39,6 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("tenants", func(t *testing.T) { runTenants(t, open) })
 	t.Run("events", func(t *testing.T) { runEvents(t, open) })
 	t.Run("certificates", func(t *testing.T) { runCertificates(t, open) })
+	t.Run("brands", func(t *testing.T) { runBrands(t, open) })
+	t.Run("hooks", func(t *testing.T) { runHooks(t, open) })
 }
