@@ -15,7 +15,6 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
 	"github.com/hallmark-dev/hallmark/internal/store"
-	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 	"github.com/hallmark-dev/hallmark/internal/upstream"
 )
@@ -23,7 +22,7 @@ import (
 // newIssuer builds the ACME issuer when --acme-directory is set, and the
 // built-in CA under the data dir otherwise (so Hallmark works offline out
 // of the box). caRoot is the built-in CA's root, nil with ACME.
-func newIssuer(c serveConfig, box *sealed.Box, st *sqlite.Store, logger *slog.Logger) (iss issuance.Issuer, caRoot []byte, err error) {
+func newIssuer(c serveConfig, box *sealed.Box, st serveStore, logger *slog.Logger) (iss issuance.Issuer, caRoot []byte, err error) {
 	// lego logs to stdout through a global logger; send it to ours.
 	legolog.SetDefault(logger.With("component", "acme"))
 	if c.ACMEDirectory == "" {

@@ -9,12 +9,11 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
-	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 )
 
 // newEventHooks builds the event hook service of serve's flags.
-func newEventHooks(c serveConfig, st *sqlite.Store, events *systemlog.Log, box *sealed.Box, logger *slog.Logger) (*eventhook.Service, error) {
+func newEventHooks(c serveConfig, st eventhook.Store, events *systemlog.Log, box *sealed.Box, logger *slog.Logger) (*eventhook.Service, error) {
 	cfg := eventhook.Config{AllowPrivate: c.EventHooksAllowPrivate}
 	if len(c.DNSResolvers) > 0 {
 		// --dns-resolvers serve every look-up, hook hosts' too.

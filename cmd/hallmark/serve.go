@@ -25,9 +25,11 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
 	"github.com/hallmark-dev/hallmark/internal/edge"
+	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
+	"github.com/hallmark-dev/hallmark/internal/store/postgres"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
@@ -37,6 +39,7 @@ import (
 // serveConfig is every flag of `hallmark serve`.
 type serveConfig struct {
 	DataDir            string
+	DatabaseURL        string
 	APIAddr            string
 	CNAMETarget        string
 	VerificationPrefix string
@@ -87,6 +90,7 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	}
 	f := cmd.Flags()
 	f.StringVar(&c.DataDir, "data-dir", "./hallmark-data", "embedded state: SQLite database, built-in CA, key file")
+	f.StringVar(&c.DatabaseURL, "database-url", "", "postgres://... selects PostgreSQL (shared by several nodes) instead of the embedded SQLite under --data-dir")
 	f.StringVar(&c.APIAddr, "api-addr", "127.0.0.1:8080", "admin API and web console address")
 	f.StringVar(&c.CNAMETarget, "cname-target", "", "the name tenants point their CNAME at (empty: no CNAME record is asked for)")
 	f.StringVar(&c.VerificationPrefix, "verification-prefix", "_hallmark-challenge", "label of the ownership TXT record")
@@ -137,6 +141,47 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, usageError("--log-format %q: use text or json", format)
 }
 
+// serveStore is what serve needs of a storage backend; the embedded SQLite
+// and PostgreSQL ones both are.
+type serveStore interface {
+	customdomain.Store
+	tenant.Store
+	systemlog.Store
+	issuance.Store
+	edge.Challenges
+	brand.Store
+	eventhook.Store
+	systemlog.Pruner
+	Ping(ctx context.Context) error
+	// Ready commits a small write: not ready while writes fail.
+	Ready(ctx context.Context) error
+	// Fault classifies a storage error as a *store.UnavailableError.
+	Fault(err error) error
+	Close() error
+}
+
+// openStore opens PostgreSQL when --database-url is set, and the embedded
+// SQLite database under the data dir otherwise.
+func openStore(ctx context.Context, c serveConfig, logger *slog.Logger) (serveStore, error) {
+	if c.DatabaseURL == "" {
+		st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, "hallmark.db"), logger)
+		if err != nil {
+			return nil, fmt.Errorf("opening database: %w", err)
+		}
+		return st, nil
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		// Never the URL itself: it may hold a password.
+		return nil, usageError("--database-url: want postgres://user@host:port/database")
+	}
+	st, err := postgres.Open(ctx, c.DatabaseURL, logger)
+	if err != nil {
+		return nil, fmt.Errorf("opening PostgreSQL at %s: %w", u.Redacted(), err)
+	}
+	return st, nil
+}
+
 func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	logger, err := newLogger(stderr, c.LogLevel, c.LogFormat)
 	if err != nil {
@@ -155,9 +200,9 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err := os.Chmod(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("--data-dir %s: making it private (mode 0700): %w; run Hallmark as the directory's owner", c.DataDir, err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, "hallmark.db"), logger)
+	st, err := openStore(ctx, c, logger)
 	if err != nil {
-		return fmt.Errorf("opening database: %w", err)
+		return err
 	}
 	defer st.Close()
 

@@ -1,15 +1,22 @@
 package main
 
 import (
+	"errors"
 	"io"
+	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/store/postgres"
+	"github.com/hallmark-dev/hallmark/internal/store/postgres/pgtest"
 )
 
 // TestServeBuiltInCA follows the README with the built-in CA: a name
@@ -17,6 +24,47 @@ import (
 // the edge with a certificate that verifies against GET /api/v1/ca/root.pem,
 // and keeps being watched after activation.
 func TestServeBuiltInCA(t *testing.T) {
+	h := testServeBuiltInCA(t)
+	if _, err := os.Stat(filepath.Join(h.dataDir, "hallmark.db")); err != nil {
+		t.Errorf("the embedded database: %v", err)
+	}
+}
+
+// TestServeBuiltInCAPostgres is the same story on PostgreSQL, selected by
+// HALLMARK_DATABASE_URL (the environment form of --database-url): the
+// domains are in PostgreSQL, and no SQLite file was made.
+func TestServeBuiltInCAPostgres(t *testing.T) {
+	url := pgtest.New(t)
+	t.Setenv("HALLMARK_DATABASE_URL", url)
+	h := testServeBuiltInCA(t)
+	if _, err := os.Stat(filepath.Join(h.dataDir, "hallmark.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("serve on PostgreSQL made an SQLite file too (%v)", err)
+	}
+	st, err := postgres.Open(t.Context(), url, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ds, err := st.DomainsByName(t.Context(), "login.acme.test")
+	if err != nil || len(ds) != 1 || ds[0].Status != customdomain.Completed {
+		t.Errorf("PostgreSQL holds %+v (%v), want login.acme.test COMPLETED", ds, err)
+	}
+}
+
+// A --database-url that is not PostgreSQL's is refused with what to use,
+// and without echoing the password in it.
+func TestServeRefusesBadDatabaseURL(t *testing.T) {
+	var out syncBuffer
+	err := run(t.Context(), []string{"serve", "--data-dir", t.TempDir(), "--database-url", "mysql://u:hunter2@127.0.0.1/db"}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "--database-url") || !strings.Contains(err.Error(), "postgres://") {
+		t.Fatalf("serve --database-url mysql://...: %v, want a refusal naming --database-url and postgres://", err)
+	}
+	if strings.Contains(err.Error()+out.String(), "hunter2") {
+		t.Errorf("the password was echoed: %v\n%s", err, out.String())
+	}
+}
+
+func testServeBuiltInCA(t *testing.T) *hallmark {
 	world := newWorld(t)
 	h := startHallmark(t, &hallmark{}, world, "--watch-interval", "300ms")
 
@@ -218,4 +266,5 @@ func TestServeBuiltInCA(t *testing.T) {
 			t.Error("the log holds a private key")
 		}
 	})
+	return h
 }

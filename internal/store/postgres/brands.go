@@ -1,0 +1,165 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/hallmark-dev/hallmark/internal/brand"
+	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/store/sqlquery"
+)
+
+var _ brand.Store = (*Store)(nil)
+
+const brandCols = `id, org_id, name, locale, custom_privacy_policy_url, agree_to_custom_privacy_policy,
+	remove_powered_by_okta, default_app_instance_id, default_app_link_name, default_app_classic_uri,
+	email_domain_id, created, updated`
+
+func scanBrand(r scanner) (brand.Brand, error) {
+	var b brand.Brand
+	var created, updated sql.NullInt64
+	err := r.Scan(&b.ID, &b.OrgID, &b.Name, &b.Locale, &b.CustomPrivacyPolicyURL, &b.AgreeToCustomPrivacyPolicy,
+		&b.RemovePoweredByOkta, &b.DefaultApp.AppInstanceID, &b.DefaultApp.AppLinkName, &b.DefaultApp.ClassicApplicationURI,
+		&b.EmailDomainID, &created, &updated)
+	if err != nil {
+		return brand.Brand{}, err
+	}
+	b.Created, b.Updated = decTime(created), decTime(updated)
+	return b, nil
+}
+
+// brandFields returns the values of the writable columns, in brandCols
+// order from name to email_domain_id.
+func brandFields(b brand.Brand) []any {
+	return []any{b.Name, b.Locale, b.CustomPrivacyPolicyURL, b.AgreeToCustomPrivacyPolicy,
+		b.RemovePoweredByOkta, b.DefaultApp.AppInstanceID, b.DefaultApp.AppLinkName, b.DefaultApp.ClassicApplicationURI,
+		b.EmailDomainID}
+}
+
+func (s *Store) CreateBrand(ctx context.Context, b brand.Brand) error {
+	ts, err := encTimes(b.Created, b.Updated)
+	if err != nil {
+		return fmt.Errorf("creating brand %s: %w", b.ID, err)
+	}
+	args := append(append([]any{b.ID, b.OrgID}, brandFields(b)...), ts[0], ts[1])
+	_, err = s.db.ExecContext(ctx, `INSERT INTO brands (`+brandCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	if err != nil {
+		return fmt.Errorf("creating brand %s: %w", b.ID, mapErr(err))
+	}
+	return nil
+}
+
+func (s *Store) GetBrand(ctx context.Context, id string) (brand.Brand, error) {
+	b, err := scanBrand(s.db.QueryRowContext(ctx, `SELECT `+brandCols+` FROM brands WHERE id = ?`, id))
+	if err != nil {
+		return brand.Brand{}, fmt.Errorf("getting brand %s: %w", id, mapErr(err))
+	}
+	return b, nil
+}
+
+// ListBrands pages by id (keyset), like ListDomains.
+func (s *Store) ListBrands(ctx context.Context, q brand.ListQuery) ([]brand.Brand, error) {
+	if err := checkLimit(q.Limit); err != nil {
+		return nil, fmt.Errorf("listing brands: %w", err)
+	}
+	b := sqlquery.NewBuilder(sqlquery.Question)
+	conds := []string{"id > " + b.Arg(q.After)}
+	if !q.All {
+		conds = append(conds, "org_id = "+b.Arg(q.OrgID))
+	}
+	if q.NameContains != "" {
+		conds = append(conds, "lower(name) LIKE "+b.Arg("%"+sqlquery.EscapeLike(strings.ToLower(q.NameContains))+"%")+` ESCAPE '\'`)
+	}
+	query := `SELECT ` + brandCols + ` FROM brands WHERE ` + strings.Join(conds, " AND ") + ` ORDER BY id LIMIT ` + b.Arg(q.Limit)
+	rows, err := s.db.QueryContext(ctx, query, b.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing brands: %w", err)
+	}
+	defer rows.Close()
+	var bs []brand.Brand
+	for rows.Next() {
+		br, err := scanBrand(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing brands: %w", err)
+		}
+		bs = append(bs, br)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing brands: %w", err)
+	}
+	return bs, nil
+}
+
+func (s *Store) UpdateBrand(ctx context.Context, b brand.Brand) error {
+	updated, err := encTime(b.Updated)
+	if err != nil {
+		return fmt.Errorf("updating brand %s: %w", b.ID, err)
+	}
+	args := append(brandFields(b), updated, b.ID)
+	res, err := s.db.ExecContext(ctx, `UPDATE brands SET name = ?, locale = ?, custom_privacy_policy_url = ?,
+		agree_to_custom_privacy_policy = ?, remove_powered_by_okta = ?, default_app_instance_id = ?,
+		default_app_link_name = ?, default_app_classic_uri = ?, email_domain_id = ?, updated = ? WHERE id = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("updating brand %s: %w", b.ID, mapErr(err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("updating brand %s: %w", b.ID, err)
+	} else if n == 0 {
+		return fmt.Errorf("updating brand %s: %w", b.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteBrand deletes and checks in one write transaction, so no domain
+// can start using the brand between the check and the delete.
+func (s *Store) DeleteBrand(ctx context.Context, id string) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("deleting brand %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM brands WHERE id = ? AND NOT EXISTS (SELECT 1 FROM domains WHERE brand_id = ?)`, id, id)
+	if err != nil {
+		return fmt.Errorf("deleting brand %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("deleting brand %s: %w", id, err)
+	}
+	if n == 0 {
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM brands WHERE id = ?`, id).Scan(&exists); err != nil {
+			return fmt.Errorf("deleting brand %s: %w", id, err)
+		}
+		if exists == 0 {
+			return fmt.Errorf("deleting brand %s: %w", id, store.ErrNotFound)
+		}
+		return fmt.Errorf("deleting brand %s: a domain uses it: %w", id, store.ErrConflict)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("deleting brand %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Store) BrandDomains(ctx context.Context, id string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM domains WHERE brand_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("listing the domains of brand %s: %w", id, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("listing the domains of brand %s: %w", id, err)
+		}
+		ids = append(ids, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing the domains of brand %s: %w", id, err)
+	}
+	return ids, nil
+}

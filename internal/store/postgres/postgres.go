@@ -1,0 +1,291 @@
+// Package postgres is the shared storage backend: one PostgreSQL database
+// (github.com/jackc/pgx/v5 through its database/sql adapter) holding what
+// the embedded sqlite backend holds, with the same schema, the same time
+// encoding (BIGINT Unix nanoseconds, NULL for the zero time) and the same
+// contracts, so that several nodes can share it. It implements
+// customdomain.Store, tenant.Store, systemlog.Store, issuance.Store and
+// edge.Challenges.
+//
+// The database/sql adapter rather than pgxpool: the statements, scans and
+// nullable types are those of the sqlite backend, so the two read alike and
+// differ only where the databases do (locking, error codes); pgx caches the
+// prepared statement of each query per connection by itself.
+//
+// Where SQLite serialises every writer on one connection, this backend
+// locks what a change depends on: ApplyDomain reads the row FOR UPDATE,
+// ClaimDue skips rows another claimer has locked (FOR UPDATE SKIP LOCKED),
+// InsertDomain takes a transaction advisory lock on the org.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
+)
+
+var (
+	_ customdomain.Store = (*Store)(nil)
+	_ tenant.Store       = (*Store)(nil)
+	_ systemlog.Store    = (*Store)(nil)
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLock is the pg_advisory_xact_lock key the migrations run under,
+// so that nodes starting at once apply them one after the other.
+const migrationLock = 0x68616c6c6d61726b // "hallmark"
+
+// Store is an open database.
+type Store struct {
+	db     pool
+	logger *slog.Logger
+}
+
+// Open connects to the database at url (postgres://...) and applies the
+// migrations it lacks.
+func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return nil, errors.New("opening database: the URL must start with postgres:// or postgresql://")
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		// Never the URL in the message: it may hold a password.
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: pool{db}, logger: logger}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrating database: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// migrate applies, in one transaction holding the migration lock, every
+// migrations/NNNN_*.sql file whose version is not yet in schema_migrations.
+func (s *Store) migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	type migration struct {
+		version int
+		name    string
+	}
+	var ms []migration
+	for _, f := range files {
+		base := strings.TrimPrefix(f, "migrations/")
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return fmt.Errorf("migration %s: name must start with a positive number and _", base)
+		}
+		ms = append(ms, migration{v, f})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("taking the migration lock: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		applied BIGINT NOT NULL
+	)`); err != nil {
+		return err
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return err
+	}
+	if latest := ms[len(ms)-1].version; current > latest {
+		return fmt.Errorf("the database has schema version %d, newer than this program's %d; run a newer hallmark", current, latest)
+	}
+	applied := 0
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(m.name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Tx.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`,
+			m.version, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		applied++
+		current = m.version
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if applied > 0 {
+		s.logger.Info("database migrated", "applied", applied, "version", current)
+	}
+	return nil
+}
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a unique index refusing a row.
+const uniqueViolation = "23505"
+
+// mapErr turns unique-constraint violations into store.ErrConflict and
+// sql.ErrNoRows into store.ErrNotFound.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == uniqueViolation {
+		return fmt.Errorf("%w: %v", store.ErrConflict, err)
+	}
+	return err
+}
+
+// Times are stored as Unix nanoseconds; the zero time as NULL.
+
+func encTime(t time.Time) (sql.NullInt64, error) {
+	if t.IsZero() {
+		return sql.NullInt64{}, nil
+	}
+	if y := t.Year(); y < 1678 || y > 2261 {
+		return sql.NullInt64{}, fmt.Errorf("time %s is outside the storable range (years 1678 to 2261)", t)
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}, nil
+}
+
+func decTime(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+// encTimes encodes several times, returning the first error.
+func encTimes(ts ...time.Time) ([]sql.NullInt64, error) {
+	out := make([]sql.NullInt64, len(ts))
+	for i, t := range ts {
+		n, err := encTime(t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+func checkLimit(limit int) error {
+	if limit < 1 {
+		return fmt.Errorf("limit %d: must be at least 1", limit)
+	}
+	return nil
+}
+
+func sqlNull(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: true} }
+
+// The statements are written with ? as in the sqlite backend, and rebound
+// to PostgreSQL's $1, $2, ... once per statement text. None holds a ?
+// of its own (no JSON operators, no ? in a literal).
+var rebound sync.Map // string -> string
+
+func rebind(q string) string {
+	if r, ok := rebound.Load(q); ok {
+		return r.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	r := b.String()
+	rebound.Store(q, r)
+	return r
+}
+
+// pool is the connection pool, rebinding each statement.
+type pool struct{ *sql.DB }
+
+func (p pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return p.DB.ExecContext(ctx, rebind(query), args...)
+}
+
+func (p pool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return p.DB.QueryContext(ctx, rebind(query), args...)
+}
+
+func (p pool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return p.DB.QueryRowContext(ctx, rebind(query), args...)
+}
+
+// wtx is a transaction, rebinding each statement.
+type wtx struct{ *sql.Tx }
+
+func (s *Store) begin(ctx context.Context) (*wtx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &wtx{tx}, nil
+}
+
+func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.Tx.ExecContext(ctx, rebind(query), args...)
+}
+
+func (t *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.Tx.QueryContext(ctx, rebind(query), args...)
+}
+
+func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.Tx.QueryRowContext(ctx, rebind(query), args...)
+}
+
+func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.db.QueryRowContext(ctx, query, args...)
+}
+
+func (s *Store) readQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, query, args...)
+}
