@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -124,23 +125,39 @@ func startHallmark(t *testing.T, h *hallmark, world *dnstest.World, extra ...str
 
 func (h *hallmark) waitUp(done chan error) {
 	h.t.Helper()
+	if err := h.up(done); err != nil {
+		h.t.Fatalf("%v\n%s", err, h.log.String())
+	}
+}
+
+// up waits until serve answers /healthz. A serve that exits meanwhile, or
+// right after another process answered on its port (a port freed by
+// freePort and taken again before serve bound it), is an error.
+func (h *hallmark) up(done chan error) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if done != nil {
 			select {
 			case err := <-done:
-				h.t.Fatalf("serve exited: %v\n%s", err, h.log.String())
+				return fmt.Errorf("serve exited: %w", err)
 			default:
 			}
 		}
 		resp, err := http.Get("http://" + h.api + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return
+			if done != nil {
+				select {
+				case err := <-done:
+					return fmt.Errorf("serve exited: %w", err)
+				case <-time.After(300 * time.Millisecond):
+				}
+			}
+			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	h.t.Fatalf("serve did not come up\n%s", h.log.String())
+	return errors.New("serve did not come up")
 }
 
 // e2eDomain is the CLI's view of a domain plus what tests look at beyond it.

@@ -94,36 +94,48 @@ func caFile(t *testing.T, sinks ...*hookSink) string {
 }
 
 // serveUntil runs serve in this process until stop is called (or the test
-// ends); a second call on the same data dir is a restart.
-func serveUntil(t *testing.T, h *hallmark, args []string) (stop func()) {
+// ends); a second call on the same data dir is a restart. args is called
+// for each attempt: a port that another process took between freePort and
+// serve's listen gets new ports (three attempts).
+func serveUntil(t *testing.T, h *hallmark, args func() []string) (stop func()) {
 	t.Helper()
 	h.t = t
 	if h.log == nil {
 		h.log = &syncBuffer{} // kept across restarts
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, h.log, h.log) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("serve: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Error("serve did not stop within 30s of its context ending")
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		a := args()
+		go func() { done <- run(ctx, a, h.log, h.log) }()
+		err := h.up(done)
+		if err == nil {
+			var once sync.Once
+			stop = func() {
+				once.Do(func() {
+					cancel()
+					select {
+					case err := <-done:
+						if err != nil {
+							t.Errorf("serve: %v", err)
+						}
+					case <-time.After(30 * time.Second):
+						t.Error("serve did not stop within 30s of its context ending")
+					}
+					if t.Failed() {
+						t.Logf("hallmark log:\n%s", h.log.String())
+					}
+				})
 			}
-			if t.Failed() {
-				t.Logf("hallmark log:\n%s", h.log.String())
-			}
-		})
+			t.Cleanup(stop)
+			return stop
+		}
+		cancel()
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("%v\n%s", err, h.log.String())
+		}
+		h.httpPort, h.httpsPort = 0, 0 // new ports for the next attempt
 	}
-	t.Cleanup(stop)
-	h.waitUp(done)
-	return stop
 }
 
 func hookRequest(uri string) map[string]any {
@@ -182,7 +194,7 @@ func TestServeEventHooks(t *testing.T) {
 
 	t.Run("fail/private-without-flag", func(t *testing.T) {
 		h := &hallmark{}
-		stop := serveUntil(t, h, serveArgs(t, h, world))
+		stop := serveUntil(t, h, func() []string { return serveArgs(t, h, world) })
 		defer stop()
 		var e struct {
 			ErrorCode   string
@@ -204,7 +216,7 @@ func TestServeEventHooks(t *testing.T) {
 	args := func() []string {
 		return serveArgs(t, h, world, "--watch-interval", "300ms", "--event-hooks-allow-private", "--event-hooks-ca-file", caFile(t, sinkA, sinkB))
 	}
-	stop := serveUntil(t, h, args())
+	stop := serveUntil(t, h, args)
 	acme, beta := h.newOrgToken("Acme"), h.newOrgToken("Beta")
 	hookA := h.verifiedHook(acme, sinkA.URL+"/acme")
 	h.verifiedHook(beta, sinkB.URL+"/beta")
@@ -249,7 +261,7 @@ func TestServeEventHooks(t *testing.T) {
 	sinkA.mu.Lock()
 	sinkA.failing = false
 	sinkA.mu.Unlock()
-	serveUntil(t, h, args())
+	serveUntil(t, h, args)
 	want := []sunkEvent{{"system.custom_url_domain.verify", da.ID}, {"system.custom_url_domain.cert_provision", da.ID}}
 	deadline = time.Now().Add(60 * time.Second)
 	for !containsAll(sinkA.received(), want) {
