@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 )
 
 // Config bounds a listener. Zero values mean defaults.
@@ -29,11 +28,11 @@ const reserve = 256
 // RLIMIT_NOFILE soft limit) less a reserve, so that the edge's two
 // listeners and the API's together stay below the limit; at least 64.
 func DefaultMax() int {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<24 {
+	n, ok := fileLimit()
+	if !ok || n > 1<<24 {
 		return 10000
 	}
-	return max(int(rl.Cur)-reserve, 192) / 3
+	return max(n-reserve, 192) / 3
 }
 
 // Listen returns ln bounded by cfg.
