@@ -2,7 +2,6 @@ package dnstest
 
 import (
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,6 +31,9 @@ type server struct {
 
 	mu  sync.RWMutex
 	rrs map[string][]dns.RR // by canonical owner name
+	// below counts the owners with records strictly under each name, so
+	// that an empty non-terminal is known without a scan.
+	below map[string]int
 }
 
 func newServer(w *World, index int, recursive bool, apexes ...string) *server {
@@ -80,7 +82,29 @@ func (s *server) add(rrs ...dns.RR) {
 			}
 		}
 		if !dup {
+			if len(s.rrs[owner]) == 0 {
+				s.countAncestors(owner, 1)
+			}
 			s.rrs[owner] = append(s.rrs[owner], rr)
+		}
+	}
+}
+
+// countAncestors adds d to below of every proper ancestor of owner, the
+// root included.
+func (s *server) countAncestors(owner string, d int) {
+	if s.below == nil {
+		s.below = map[string]int{}
+	}
+	for name := owner; name != "."; {
+		i, end := dns.NextLabel(name, 0)
+		if end {
+			name = "."
+		} else {
+			name = name[i:]
+		}
+		if s.below[name] += d; s.below[name] <= 0 {
+			delete(s.below, name)
 		}
 	}
 }
@@ -95,6 +119,9 @@ func (s *server) remove(owner string, t uint16) {
 		}
 	}
 	if len(kept) == 0 {
+		if len(s.rrs[owner]) > 0 {
+			s.countAncestors(owner, -1)
+		}
 		delete(s.rrs, owner)
 	} else {
 		s.rrs[owner] = kept
@@ -254,19 +281,7 @@ func (s *server) apexFor(name string) string {
 // exists reports whether name owns records or is an empty non-terminal.
 // The caller holds s.mu.
 func (s *server) exists(name string) bool {
-	if len(s.rrs[name]) > 0 {
-		return true
-	}
-	suffix := "." + name
-	if name == "." {
-		suffix = "."
-	}
-	for owner := range s.rrs {
-		if strings.HasSuffix(owner, suffix) {
-			return true
-		}
-	}
-	return false
+	return len(s.rrs[name]) > 0 || s.below[name] > 0
 }
 
 func copyAll(rrs []dns.RR) []dns.RR {
