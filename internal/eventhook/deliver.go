@@ -117,10 +117,7 @@ func (s *Service) deliver(ctx context.Context, h *Hook, baseURL string) (bool, e
 		wait = s.cfg.MaxBackoff
 	}
 	h.NextAttempt = now.Add(wait)
-	if err := s.store.SaveDelivery(ctx, *h); err != nil {
-		return false, err
-	}
-	_, err = s.events.Append(ctx, systemlog.Event{
+	failed := systemlog.Prepare(systemlog.Event{
 		EventType: systemlog.EventHookDelivery, OrgID: h.OrgID, Severity: "WARN",
 		DisplayMessage: "Event hook delivery failed",
 		Actor:          systemlog.Actor{ID: "hallmark", Type: "SystemPrincipal", DisplayName: "Hallmark event hooks"},
@@ -129,8 +126,12 @@ func (s *Service) deliver(ctx context.Context, h *Hook, baseURL string) (bool, e
 		DebugContext: systemlog.DebugContext{DebugData: map[string]any{
 			"eventHookId": h.ID, "httpCode": code, "attempts": h.Failures, "events": len(batch),
 			"nextAttempt": h.NextAttempt.Format(time.RFC3339)}},
-	})
-	return false, err
+	}, now)
+	if err := s.store.SaveDelivery(ctx, *h, failed); err != nil {
+		return false, err
+	}
+	s.events.Notify()
+	return false, nil
 }
 
 // post sends batch to h: the HTTP code and "" on a 2xx, else why not.

@@ -80,8 +80,10 @@ type Store interface {
 	// UpdateHook replaces everything but the delivery state.
 	UpdateHook(ctx context.Context, h Hook) error
 	DeleteHook(ctx context.Context, id string) error
-	// SaveDelivery replaces only the delivery state of hook h.ID.
-	SaveDelivery(ctx context.Context, h Hook) error
+	// SaveDelivery replaces only the delivery state of hook h.ID, and
+	// stores events (prepared with systemlog.Prepare) in the same
+	// transaction: a failed delivery's state and its event go together.
+	SaveDelivery(ctx context.Context, h Hook, events ...systemlog.Event) error
 }
 
 // Subscribable are the event types a hook may subscribe to: every type the

@@ -354,6 +354,12 @@ func TestDelivery(t *testing.T) {
 	if got := rb.uuids(); !slices.Contains(got, other.UUID) || !slices.Contains(got, want[0]) {
 		t.Errorf("the operator's hook got %v, want every org's subscribed events", got)
 	}
+	// The receiver records a delivery before the service stores its
+	// outcome: wait for the outcome, then judge it.
+	waitFor(t, "org A's delivery outcome stored", func() bool {
+		h, err := again.Get(ctx, orgA, ha.ID)
+		return err == nil && h.LastDelivery != nil && h.LastDelivery.Status != "FAILURE"
+	})
 	h, _ = again.Get(ctx, orgA, ha.ID)
 	if h.LastDelivery == nil || h.LastDelivery.Status != "SUCCESS" || h.LastDelivery.Attempts != failures+1 || h.LastDelivery.HTTPCode != http.StatusNoContent {
 		t.Errorf("last delivery: got %+v, want SUCCESS, HTTP 204, %d attempts", h.LastDelivery, failures+1)

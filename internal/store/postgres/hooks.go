@@ -7,6 +7,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
 )
 
 var _ eventhook.Store = (*Store)(nil)
@@ -149,7 +150,7 @@ func (s *Store) DeleteHook(ctx context.Context, id string) error {
 }
 
 // SaveDelivery replaces a hook's delivery state only.
-func (s *Store) SaveDelivery(ctx context.Context, h eventhook.Hook) error {
+func (s *Store) SaveDelivery(ctx context.Context, h eventhook.Hook, events ...systemlog.Event) error {
 	next, err := encTime(h.NextAttempt)
 	if err != nil {
 		return fmt.Errorf("saving delivery of hook %s: %w", h.ID, err)
@@ -160,9 +161,12 @@ func (s *Store) SaveDelivery(ctx context.Context, h eventhook.Hook) error {
 			return fmt.Errorf("saving delivery of hook %s: %w", h.ID, err)
 		}
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE event_hooks SET cursor = ?, failures = ?, next_attempt = ?, last_delivery = ? WHERE id = ?`,
-		h.Cursor, h.Failures, next, string(delivery), h.ID)
-	if err := affected(res, err); err != nil {
+	err = s.withEvents(ctx, events, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE event_hooks SET cursor = ?, failures = ?, next_attempt = ?, last_delivery = ? WHERE id = ?`,
+			h.Cursor, h.Failures, next, string(delivery), h.ID)
+		return affected(res, err)
+	})
+	if err != nil {
 		return fmt.Errorf("saving delivery of hook %s: %w", h.ID, err)
 	}
 	return nil
