@@ -260,14 +260,42 @@ func (p pool) QueryRowContext(ctx context.Context, query string, args ...any) *s
 }
 
 // wtx is a transaction, rebinding each statement.
-type wtx struct{ *sql.Tx }
+type wtx struct {
+	*sql.Tx
+	ordered bool // holds the commit order lock
+}
 
 func (s *Store) begin(ctx context.Context) (*wtx, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &wtx{tx}, nil
+	return &wtx{Tx: tx}, nil
+}
+
+// commitOrderLock is the pg_advisory_xact_lock key under which a
+// transaction appends to the logs that readers follow by position (events,
+// outbox).
+const commitOrderLock = 0x68616c6c6c6f6721 // "hallog!"
+
+// ordered makes tx's appends to events and outbox commit in the order of
+// their positions. An identity column hands out positions when rows are
+// inserted, not when they commit: two nodes' transactions can commit
+// positions 8 then 7, and a reader that saw 8 and pages "after 8" would
+// never see 7. Holding one lock from the first append to the commit
+// serialises the appending transactions' tails, so a position is taken only
+// after every lower one has committed or rolled back. Every transaction
+// appends last, just before it commits, so the lock is held for an insert
+// and a commit, and no row lock is ever awaited under it.
+func (t *wtx) order(ctx context.Context) error {
+	if t.ordered {
+		return nil
+	}
+	if _, err := t.Tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(commitOrderLock)); err != nil {
+		return fmt.Errorf("taking the commit order lock: %w", err)
+	}
+	t.ordered = true
+	return nil
 }
 
 func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

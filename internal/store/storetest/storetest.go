@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("domains", func(t *testing.T) { runDomains(t, open) })
 	t.Run("tenants", func(t *testing.T) { runTenants(t, open) })
 	t.Run("events", func(t *testing.T) { runEvents(t, open) })
+	t.Run("follow", func(t *testing.T) { runFollow(t, open) })
 	t.Run("certificates", func(t *testing.T) { runCertificates(t, open) })
 	t.Run("brands", func(t *testing.T) { runBrands(t, open) })
 	t.Run("hooks", func(t *testing.T) { runHooks(t, open) })
