@@ -164,6 +164,10 @@ func writeChangeRest(ctx context.Context, tx *wtx, c customdomain.Change) error 
 				return fmt.Errorf("writing outbox: %w", err)
 			}
 		}
+		// Delivered to the other nodes' listeners when this commits.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify(?, '')`, outboxChannel); err != nil {
+			return fmt.Errorf("announcing outbox: %w", err)
+		}
 	}
 	return nil
 }

@@ -56,6 +56,7 @@ const migrationLock = 0x68616c6c6d61726b // "hallmark"
 // Store is an open database.
 type Store struct {
 	db     pool
+	url    string // for connections of its own (LISTEN); never logged
 	logger *slog.Logger
 }
 
@@ -73,7 +74,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(16)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: pool{db}, logger: logger}
+	s := &Store{db: pool{db}, url: url, logger: logger}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening database: %w", err)
