@@ -178,6 +178,7 @@ func leaseOwner(node string) string {
 type serveStore interface {
 	customdomain.Store
 	tenant.Store
+	tenant.SessionStore
 	systemlog.Store
 	issuance.Store
 	edge.Challenges
@@ -336,7 +337,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	})
 
 	con, err := console.New(console.Config{}, console.Deps{
-		Domains: domains, Tenants: tenants, Log: events, Logger: logger.With("component", "console"),
+		Domains: domains, Tenants: tenants, Sessions: st, Log: events, Logger: logger.With("component", "console"),
 		Checker: checker, Certificates: st, Uploader: domains, AuthFailures: authFailures, Fault: st.Fault,
 	})
 	if err != nil {

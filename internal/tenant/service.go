@@ -112,7 +112,15 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error
 	if secret == "" || len(secret) > 512 {
 		return Token{}, ErrInvalidToken
 	}
-	h := Hash(secret)
+	return s.AuthenticateHash(ctx, Hash(secret))
+}
+
+// AuthenticateHash returns the valid token whose hash is h: the check of a
+// console session, which holds the hash of its token, not the secret.
+func (s *Service) AuthenticateHash(ctx context.Context, h []byte) (Token, error) {
+	if len(h) == 0 {
+		return Token{}, ErrInvalidToken
+	}
 	t, err := s.store.TokenByHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
 		return Token{}, ErrInvalidToken

@@ -36,6 +36,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/store/sqlcommon"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
@@ -55,6 +56,7 @@ const migrationLock = 0x68616c6c6d61726b // "hallmark"
 
 // Store is an open database.
 type Store struct {
+	sqlcommon.Sessions
 	db     pool
 	url    string // for connections of its own (LISTEN); never logged
 	logger *slog.Logger
@@ -75,6 +77,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	db.SetMaxIdleConns(16)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: pool{db}, url: url, logger: logger}
+	s.Sessions = sqlcommon.Sessions{Read: s.db, Write: s.db, Begin: func(ctx context.Context) (sqlcommon.Tx, error) { return s.begin(ctx) }}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening database: %w", err)
@@ -133,9 +136,28 @@ func (s *Store) migrate(ctx context.Context) error {
 	if latest := ms[len(ms)-1].version; current > latest {
 		return fmt.Errorf("the database has schema version %d, newer than this program's %d; run a newer hallmark", current, latest)
 	}
+	// Every migration not recorded is applied, in order: branches that
+	// added migrations side by side land in any order.
+	done := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		done[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	applied := 0
 	for _, m := range ms {
-		if m.version <= current {
+		if done[m.version] {
 			continue
 		}
 		body, err := migrations.ReadFile(m.name)
@@ -150,7 +172,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", m.name, err)
 		}
 		applied++
-		current = m.version
+		current = max(current, m.version)
 	}
 	if err := tx.Commit(); err != nil {
 		return err
