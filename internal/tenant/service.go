@@ -94,7 +94,11 @@ func (s *Service) Bootstrap(ctx context.Context, secret string) (string, bool, e
 		return "", false, fmt.Errorf("bootstrap token: at least 16 characters are needed")
 	}
 	t := Token{ID: oktaid.New("tok"), Name: "operator (bootstrap)", Hash: Hash(secret), Prefix: prefixOf(secret), Created: s.now().UTC()}
-	if err := s.store.CreateToken(ctx, t); err != nil {
+	if err := s.store.CreateToken(ctx, t); errors.Is(err, store.ErrConflict) {
+		// Another node starting at once on the same database stored the
+		// same bootstrap token first.
+		return "", false, nil
+	} else if err != nil {
 		return "", false, fmt.Errorf("storing operator token: %w", err)
 	}
 	return secret, true, nil
