@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -179,6 +180,7 @@ type serveStore interface {
 	customdomain.Store
 	tenant.Store
 	tenant.SessionStore
+	ratelimit.Counter
 	systemlog.Store
 	issuance.Store
 	edge.Challenges
@@ -326,13 +328,19 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	// The admin API (and, beside it, the web console), counting failed
 	// authentications per address together.
 	authFailures := ratelimit.New(c.AuthFailureLimit, time.Now)
+	tokenLimit := ratelimit.New(cmp.Or(c.RateLimit, 6000), time.Now)
+	if c.DatabaseURL != "" {
+		// Several nodes: the limits hold across the cluster.
+		authFailures.Share(ctx, st, "auth-failures", logger)
+		tokenLimit.Share(ctx, st, "token", logger)
+	}
 	hooks, err := newEventHooks(c, st, events, box, logger)
 	if err != nil {
 		return err
 	}
 	apiHandler := api.New(api.Config{RateLimit: c.RateLimit}, api.Deps{
 		Domains: domains, Tenants: tenants, Brands: brands, Log: events, Logger: logger,
-		Registry: metrics, Gatherer: reg, Ready: st.Ready, Fault: st.Fault, CARoot: caRoot, AuthFailures: authFailures,
+		Registry: metrics, Gatherer: reg, Ready: st.Ready, Fault: st.Fault, CARoot: caRoot, AuthFailures: authFailures, Limiter: tokenLimit,
 		Hooks: hooks,
 	})
 

@@ -51,6 +51,10 @@ type Deps struct {
 	// console shares it so that guesses cannot be spread across both. Nil
 	// gets a limiter of ratelimit.DefaultAuthFailures per minute.
 	AuthFailures *ratelimit.Limiter
+	// Limiter counts each token's requests (Okta's X-Rate-Limit-*); nil
+	// gets one of Config.RateLimit per minute on this node alone. Serve
+	// shares it across the cluster (ratelimit.Limiter.Share).
+	Limiter *ratelimit.Limiter
 	// Fault classifies a storage error (full, read-only) as a
 	// *store.UnavailableError, which the API answers with 503; nil leaves
 	// errors as they are.
@@ -91,6 +95,9 @@ func New(cfg Config, d Deps) *Server {
 		fault:        d.Fault,
 		caRoot:       d.CARoot,
 		hooks:        d.Hooks,
+	}
+	if d.Limiter != nil {
+		s.limiter = d.Limiter
 	}
 	if s.fault == nil {
 		s.fault = func(err error) error { return err }

@@ -29,7 +29,9 @@ type Limiter struct {
 
 	mu   sync.Mutex
 	win  int64 // current window, unix minutes
-	used map[string]int
+	used map[string]int // this node's events, or with a Counter its last known cluster total plus its events since
+
+	shared *sharing // nil: this node counts alone
 }
 
 // New returns a limiter of limit events per key per minute; limit <= 0
@@ -76,12 +78,18 @@ func (l *Limiter) status(key string, add int) Status {
 	if win != l.win {
 		l.win = win
 		clear(l.used)
+		if l.shared != nil {
+			clear(l.shared.pending)
+		}
 	}
 	n, ok := l.used[key]
 	if ok || len(l.used) < MaxKeys {
 		n += add
 		if add > 0 {
 			l.used[key] = n
+			if l.shared != nil {
+				l.shared.pending[key] += add
+			}
 		}
 	}
 	l.mu.Unlock()

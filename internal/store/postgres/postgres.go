@@ -57,6 +57,7 @@ const migrationLock = 0x68616c6c6d61726b // "hallmark"
 // Store is an open database.
 type Store struct {
 	sqlcommon.Sessions
+	sqlcommon.RateCounts
 	db     pool
 	url    string // for connections of its own (LISTEN); never logged
 	logger *slog.Logger
@@ -68,6 +69,15 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
 		return nil, errors.New("opening database: the URL must start with postgres:// or postgresql://")
 	}
+	// Never a hang on a database that does not answer: a connection
+	// attempt gives up after 5 s unless the URL says otherwise.
+	if !strings.Contains(url, "connect_timeout=") {
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		url += sep + "connect_timeout=5"
+	}
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		// Never the URL in the message: it may hold a password.
@@ -77,7 +87,9 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	db.SetMaxIdleConns(16)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: pool{db}, url: url, logger: logger}
-	s.Sessions = sqlcommon.Sessions{Read: s.db, Write: s.db, Begin: func(ctx context.Context) (sqlcommon.Tx, error) { return s.begin(ctx) }}
+	begin := func(ctx context.Context) (sqlcommon.Tx, error) { return s.begin(ctx) }
+	s.Sessions = sqlcommon.Sessions{Read: s.db, Write: s.db, Begin: begin}
+	s.RateCounts = sqlcommon.RateCounts{Begin: begin}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening database: %w", err)

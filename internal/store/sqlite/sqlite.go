@@ -46,6 +46,7 @@ var migrations embed.FS
 // Store is an open database.
 type Store struct {
 	sqlcommon.Sessions
+	sqlcommon.RateCounts
 	write  *sql.DB // one connection, BEGIN IMMEDIATE
 	read   *sql.DB // read-only pool
 	logger *slog.Logger
@@ -92,7 +93,9 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	s.read = read
-	s.Sessions = sqlcommon.Sessions{Read: read, Write: write, Begin: func(ctx context.Context) (sqlcommon.Tx, error) { return write.BeginTx(ctx, nil) }}
+	begin := func(ctx context.Context) (sqlcommon.Tx, error) { return write.BeginTx(ctx, nil) }
+	s.Sessions = sqlcommon.Sessions{Read: read, Write: write, Begin: begin}
+	s.RateCounts = sqlcommon.RateCounts{Begin: begin}
 	return s, nil
 }
 

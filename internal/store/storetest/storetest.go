@@ -14,6 +14,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/edge"
 	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/ratelimit"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
@@ -25,6 +26,7 @@ type Backend interface {
 	CreateDomain(ctx context.Context, d customdomain.Domain) error
 	tenant.Store
 	tenant.SessionStore
+	ratelimit.Counter
 	systemlog.Store
 	systemlog.Pruner
 	issuance.Store
@@ -39,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("domains", func(t *testing.T) { runDomains(t, open) })
 	t.Run("tenants", func(t *testing.T) { runTenants(t, open) })
 	t.Run("events", func(t *testing.T) { runEvents(t, open) })
+	t.Run("ratecounts", func(t *testing.T) { runRateCounts(t, open) })
 	t.Run("sessions", func(t *testing.T) { runSessions(t, open) })
 	t.Run("follow", func(t *testing.T) { runFollow(t, open) })
 	t.Run("certificates", func(t *testing.T) { runCertificates(t, open) })
