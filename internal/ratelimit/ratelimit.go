@@ -28,7 +28,7 @@ type Limiter struct {
 	now   func() time.Time
 
 	mu   sync.Mutex
-	win  int64 // current window, unix minutes
+	win  int64          // current window, unix minutes
 	used map[string]int // this node's events, or with a Counter its last known cluster total plus its events since
 
 	shared *sharing // nil: this node counts alone
