@@ -37,7 +37,7 @@ type node struct {
 // newCluster prepares n nodes on one PostgreSQL database and one master
 // key, node i on 127.0.0.(21+i), every edge on the same ports (so that a
 // CA reaches whichever node the DNS names).
-func newCluster(t *testing.T, n int, dbURL string, world *dnstest.World, httpPort, httpsPort int, extra ...string) []*node {
+func newCluster(t testing.TB, n int, dbURL string, world *dnstest.World, httpPort, httpsPort int, extra ...string) []*node {
 	t.Helper()
 	bin := buildHallmark(t)
 	keyFile := filepath.Join(t.TempDir(), "master.key")
@@ -112,7 +112,7 @@ func (nd *node) stop() {
 }
 
 // startAll starts the nodes at once, as a deployment does.
-func startAll(t *testing.T, nodes []*node) {
+func startAll(t testing.TB, nodes []*node) {
 	t.Helper()
 	errs := make(chan error, len(nodes))
 	for _, nd := range nodes {
@@ -414,7 +414,7 @@ func TestClusterThreeNodes(t *testing.T) {
 }
 
 // waitReady polls the node's /readyz until it answers want.
-func waitReady(t *testing.T, nd *node, want int, within time.Duration) {
+func waitReady(t testing.TB, nd *node, want int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	c := http.Client{Timeout: 5 * time.Second}

@@ -55,7 +55,7 @@ func (s *syncBuffer) String() string {
 
 // hallmark is a `hallmark serve` under test, every listener on loopback.
 type hallmark struct {
-	t                   *testing.T
+	t                   testing.TB
 	api, https, http    string
 	dataDir             string
 	httpPort, httpsPort int
@@ -65,14 +65,14 @@ type hallmark struct {
 
 // newWorld is the DNS of the tests: the zone acme.test and the CNAME
 // target edge.hallmark.test, which resolves to 127.0.0.1 (the edge).
-func newWorld(t *testing.T) *dnstest.World {
+func newWorld(t testing.TB) *dnstest.World {
 	w := dnstest.NewWorld(t, dnstest.WorldConfig{Zone: "acme.test.", Nameservers: 2})
 	w.Set(e2eTarget + ". 300 IN A 127.0.0.1")
 	return w
 }
 
 // serveArgs are the flags of a serve on loopback against world.
-func serveArgs(t *testing.T, h *hallmark, world *dnstest.World, extra ...string) []string {
+func serveArgs(t testing.TB, h *hallmark, world *dnstest.World, extra ...string) []string {
 	h.httpPort, h.httpsPort = cmpOr(h.httpPort, freePort(t)), cmpOr(h.httpsPort, freePort(t))
 	if h.ip == "" {
 		h.ip = "127.0.0.1"
@@ -102,7 +102,7 @@ func cmpOr(a, b int) int {
 }
 
 // buildHallmark builds the binary once per test that runs real processes.
-func buildHallmark(t *testing.T) string {
+func buildHallmark(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "hallmark")
 	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -350,7 +350,7 @@ func pool(pemBytes []byte) *x509.CertPool {
 	return p
 }
 
-func mustBox(t *testing.T, dataDir string) *sealed.Box {
+func mustBox(t testing.TB, dataDir string) *sealed.Box {
 	t.Helper()
 	b, err := sealed.LoadOrCreateKey(filepath.Join(dataDir, "master.key"))
 	if err != nil {
@@ -362,7 +362,7 @@ func mustBox(t *testing.T, dataDir string) *sealed.Box {
 // uploadBody is Okta's certificate upload body for an issued certificate;
 // root is added at the end of the chain (a private root, accepted with a
 // warning).
-func uploadBody(t *testing.T, iss *issuance.Issued, root []byte) map[string]string {
+func uploadBody(t testing.TB, iss *issuance.Issued, root []byte) map[string]string {
 	t.Helper()
 	u := certtest.UploadOf(t, iss, root)
 	return map[string]string{"certificate": u.Certificate, "certificateChain": u.CertificateChain, "privateKey": u.PrivateKey, "type": u.Type}
