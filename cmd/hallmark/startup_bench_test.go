@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/store/postgres"
+	"github.com/hallmark-dev/hallmark/internal/store/postgres/pgtest"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 )
 
@@ -26,21 +29,42 @@ import (
 // data dir that holds 100,000 domains (a tenth of them COMPLETED), from
 // exec to the moment /readyz answers 200 and the edge answers a TLS hello.
 // It reports the median as ms-to-ready.
+// The postgres sub-benchmark does the same on PostgreSQL (--database-url).
 func BenchmarkStartup100k(b *testing.B) {
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "hallmark")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	data := filepath.Join(dir, "data")
-	seed100k(b, data)
+	b.Run("sqlite", func(b *testing.B) {
+		data := filepath.Join(b.TempDir(), "data")
+		st, err := sqlite.Open(b.Context(), filepath.Join(mkdir(b, data), "hallmark.db"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		seed100k(b, st)
+		st.Close()
+		benchStartup(b, bin, "--data-dir", data)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		url := pgtest.New(b)
+		st, err := postgres.Open(b.Context(), url, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		seed100k(b, st)
+		st.Close()
+		benchStartup(b, bin, "--data-dir", b.TempDir(), "--database-url", url)
+	})
+}
 
+func benchStartup(b *testing.B, bin string, store ...string) {
 	var ready []time.Duration
 	for b.Loop() {
 		api, https, http1 := benchPort(b), benchPort(b), benchPort(b)
-		cmd := exec.Command(bin, "serve", "--data-dir", data, "--bootstrap-token", "bench-operator-token-0123",
+		cmd := exec.Command(bin, append([]string{"serve", "--bootstrap-token", "bench-operator-token-0123",
 			"--api-addr", fmt.Sprintf("127.0.0.1:%d", api), "--https-addr", fmt.Sprintf("127.0.0.1:%d", https),
-			"--http-addr", fmt.Sprintf("127.0.0.1:%d", http1), "--dns-resolvers", "127.0.0.1:9", "--log-level", "error")
+			"--http-addr", fmt.Sprintf("127.0.0.1:%d", http1), "--dns-resolvers", "127.0.0.1:9", "--log-level", "error"}, store...)...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
@@ -98,13 +122,10 @@ func benchPort(b *testing.B) int {
 
 // seed100k stores 100,000 domains through the store, as a long-running
 // service would have them; every tenth is COMPLETED.
-func seed100k(b *testing.B, data string) {
+func seed100k(b *testing.B, st interface {
+	CreateDomain(context.Context, customdomain.Domain) error
+}) {
 	b.Helper()
-	st, err := sqlite.Open(b.Context(), filepath.Join(mkdir(b, data), "hallmark.db"), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
 	now := time.Now().UTC()
 	start := time.Now()
 	for i := range 100_000 {
