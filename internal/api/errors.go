@@ -97,8 +97,12 @@ func fromDomainError(err error, id string) *Error {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &se):
+		fix := se.Fix
+		if fix == "" {
+			fix = "the operator must free space or make the database writable"
+		}
 		e := apiError(http.StatusServiceUnavailable, "E0000010", "Service is in read only mode",
-			se.Reason+"; nothing was changed. Retry after the time in Retry-After; the operator must free space or make the database writable")
+			se.Reason+"; nothing was changed. Retry after the time in Retry-After; "+fix)
 		e.internalErr = err
 		return e
 	case errors.As(err, &ue):

@@ -24,7 +24,10 @@ var ErrUnavailable = errs.New(errs.Unavailable, "", "storage unavailable")
 // on ("the storage is full").
 type UnavailableError struct {
 	Reason string
-	Err    error
+	// Fix is what the operator must do; empty means free space or make
+	// the database writable.
+	Fix string
+	Err error
 }
 
 func (e *UnavailableError) Error() string        { return e.Reason + ": " + e.Err.Error() }

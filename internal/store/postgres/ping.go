@@ -43,7 +43,7 @@ func (s *Store) Fault(err error) error {
 		return err
 	}
 	if unreachable(err) {
-		return &store.UnavailableError{Reason: "the database cannot be reached", Err: err}
+		return &store.UnavailableError{Reason: "the database cannot be reached", Fix: "the operator must bring PostgreSQL back (Hallmark reconnects by itself)", Err: err}
 	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
