@@ -126,6 +126,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		ms = append(ms, migration{v, f})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			// Two branches took one number: one of them would never apply.
+			return fmt.Errorf("migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
+		}
+	}
 
 	tx, err := s.begin(ctx)
 	if err != nil {
