@@ -7,6 +7,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/store/postgres/pgtest"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
 // A commit that writes the outbox on one node is announced to another
@@ -84,4 +85,35 @@ func TestOutboxNoticesAcrossNodes(t *testing.T) {
 	drain()
 	change(true)
 	wait("after an outbox commit, once reconnected")
+}
+
+// A token revoked through one node is announced, by id, to another's
+// listener.
+func TestTokenNoticesAcrossNodes(t *testing.T) {
+	url := pgtest.New(t)
+	a, b := open(t, url), open(t, url)
+	got := make(chan string, 4)
+	b.TokenNotices(t.Context(), func(id string) { got <- id })
+	wait := func() string {
+		t.Helper()
+		select {
+		case id := <-got:
+			return id
+		case <-time.After(10 * time.Second):
+			t.Fatal("no token notice within 10s")
+			return ""
+		}
+	}
+	if id := wait(); id != "" {
+		t.Fatalf("first notice %q, want \"\" (listening: forget everything)", id)
+	}
+	if err := a.CreateToken(t.Context(), tenant.Token{ID: "tok1", Name: "ci", Hash: []byte("h1"), Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RevokeToken(t.Context(), "tok1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if id := wait(); id != "tok1" {
+		t.Errorf("notice %q, want tok1", id)
+	}
 }

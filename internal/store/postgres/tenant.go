@@ -165,7 +165,9 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time, events
 		} else if c == 0 {
 			return store.ErrNotFound
 		}
-		return nil
+		// Every node's cache of valid tokens forgets it when this commits.
+		_, err = tx.ExecContext(ctx, `SELECT pg_notify(?, ?)`, tokensChannel, id)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("revoking token %s: %w", id, err)
