@@ -162,3 +162,22 @@ func (b *Box) Open(sealed, aad []byte) ([]byte, error) {
 func (b *Box) String() string       { return "sealed.Box{key:REDACTED}" }
 func (b *Box) GoString() string     { return b.String() }
 func (b *Box) LogValue() slog.Value { return slog.StringValue(b.String()) }
+
+// The key check value: a known plaintext sealed with the master key. A
+// database records one at its first start, so that a node holding another
+// key is recognised before it seals anything. It reveals nothing of the
+// key (AES-GCM under a random nonce).
+var (
+	checkPlaintext = []byte("hallmark master key check v1")
+	checkAAD       = []byte("hallmark/master-key-check")
+)
+
+// CheckValue returns a fresh key check value for this Box's key.
+func (b *Box) CheckValue() []byte { return b.Seal(checkPlaintext, checkAAD) }
+
+// Matches reports whether check is a key check value made with this Box's
+// key.
+func (b *Box) Matches(check []byte) bool {
+	pt, err := b.Open(check, checkAAD)
+	return err == nil && string(pt) == string(checkPlaintext)
+}

@@ -137,3 +137,21 @@ func TestKeyNeverFormatted(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckValue(t *testing.T) {
+	a, _ := New(bytes.Repeat([]byte{1}, KeySize))
+	b, _ := New(bytes.Repeat([]byte{2}, KeySize))
+	check := a.CheckValue()
+	if !a.Matches(check) {
+		t.Error("a key does not match its own check value")
+	}
+	if b.Matches(check) {
+		t.Error("another key matches the check value")
+	}
+	if bytes.Contains(check, bytes.Repeat([]byte{1}, KeySize)) {
+		t.Error("the check value holds the key")
+	}
+	if a.Matches(a.Seal(checkPlaintext, []byte("elsewhere"))) || a.Matches(nil) {
+		t.Error("a value sealed for another place, or none, matches")
+	}
+}

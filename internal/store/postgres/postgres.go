@@ -132,9 +132,29 @@ func (s *Store) migrate(ctx context.Context) error {
 	if latest := ms[len(ms)-1].version; current > latest {
 		return fmt.Errorf("the database has schema version %d, newer than this program's %d; run a newer hallmark", current, latest)
 	}
+	// Every migration not recorded is applied, in order: branches that
+	// added migrations side by side land in any order (as in the sqlite
+	// backend).
+	done := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		done[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	applied := 0
 	for _, m := range ms {
-		if m.version <= current {
+		if done[m.version] {
 			continue
 		}
 		body, err := migrations.ReadFile(m.name)
@@ -149,7 +169,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", m.name, err)
 		}
 		applied++
-		current = m.version
+		current = max(current, m.version)
 	}
 	if err := tx.Commit(); err != nil {
 		return err
