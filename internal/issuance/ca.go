@@ -128,6 +128,16 @@ func LoadOrCreateStoredCA(ctx context.Context, st CAStore, box *sealed.Box) (*CA
 	return openCA(rec, box, "in the database")
 }
 
+// OpenStoredCA opens the CA kept in st; an error matching
+// store.ErrNotFound when none is stored.
+func OpenStoredCA(ctx context.Context, st CAStore, box *sealed.Box) (*CA, error) {
+	rec, err := st.CA(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("built-in CA: reading it: %w", err)
+	}
+	return openCA(rec, box, "in the database")
+}
+
 // ImportCAFiles moves the CA kept in files under dir (where embedded
 // installations kept it before it lived in the database) into st, unless
 // st holds a CA already. The sealed keys move as they are: the master key

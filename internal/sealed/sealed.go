@@ -73,6 +73,17 @@ func LoadOrCreateKey(path string) (*Box, error) {
 	return New(key)
 }
 
+// LoadKey reads the master key at path, which must exist (an error
+// wrapping fs.ErrNotExist otherwise), with the checks of LoadOrCreateKey.
+func LoadKey(path string) (*Box, error) {
+	key, err := readKey(path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	return New(key)
+}
+
 func readKey(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {

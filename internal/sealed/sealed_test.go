@@ -155,3 +155,21 @@ func TestCheckValue(t *testing.T) {
 		t.Error("a value sealed for another place, or none, matches")
 	}
 }
+
+func TestLoadKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	if _, err := LoadKey(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LoadKey of a missing file: %v, want ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Error("LoadKey created the file")
+	}
+	a, err := LoadOrCreateKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadKey(path)
+	if err != nil || !b.Matches(a.CheckValue()) {
+		t.Errorf("LoadKey of the created key: %v; matches %v", err, err == nil && b.Matches(a.CheckValue()))
+	}
+}

@@ -95,6 +95,10 @@ func (s *Service) Bootstrap(ctx context.Context, secret string) (string, bool, e
 	}
 	t := Token{ID: oktaid.New("tok"), Name: "operator (bootstrap)", Hash: Hash(secret), Prefix: prefixOf(secret), Created: s.now().UTC()}
 	if err := s.store.CreateToken(ctx, t); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			// Another node starting at once stored the same token first.
+			return "", false, nil
+		}
 		return "", false, fmt.Errorf("storing operator token: %w", err)
 	}
 	return secret, true, nil
