@@ -45,20 +45,26 @@ func startProcess(t *testing.T, bin string, h *hallmark, args []string) *exec.Cm
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		stopProcess(cmd)
 		if t.Failed() {
 			t.Logf("log of the serve on %s:\n%s", h.api, h.log.String())
 		}
 	})
 	return cmd
+}
+
+// stopProcess interrupts a serve process and waits for it, killing it
+// after 20s.
+func stopProcess(cmd *exec.Cmd) {
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
 }
 
 // writeKey writes a new master key file and returns its path.
