@@ -65,36 +65,48 @@ func openSecrets(ctx context.Context, c serveConfig, st secretStore, logger *slo
 	if err != nil {
 		return nil, fmt.Errorf("--master-key-file: %w", err)
 	}
+	caDir := ""
+	if c.DatabaseURL == "" {
+		caDir = filepath.Join(c.DataDir, "ca")
+	}
+	if err := adoptKey(ctx, st, box, keyFile, check, caDir, logger); err != nil {
+		return nil, err
+	}
+	return box, nil
+}
+
+// adoptKey checks box against check, the database's key check value, or,
+// when there is none (nil), records one once box is seen to open what is
+// sealed already: the built-in CA in the database, or the CA files under
+// caDir ("" for none), which move into the database first.
+func adoptKey(ctx context.Context, st secretStore, box *sealed.Box, keyFile string, check []byte, caDir string, logger *slog.Logger) error {
 	if check != nil {
 		if !box.Matches(check) {
-			return nil, mismatchedKey(keyFile)
+			return mismatchedKey(keyFile)
 		}
-		return box, nil
+		return nil
 	}
-
-	// No check value yet: what is sealed already must open with this key.
-	if c.DatabaseURL == "" {
-		moved, err := issuance.ImportCAFiles(ctx, st, filepath.Join(c.DataDir, "ca"), box)
+	if caDir != "" {
+		moved, err := issuance.ImportCAFiles(ctx, st, caDir, box)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if moved {
-			logger.Info("built-in CA moved into the database; the files under the data dir's ca/ are no longer read",
-				"dir", filepath.Join(c.DataDir, "ca"))
+			logger.Info("built-in CA moved into the database; its files are no longer read", "dir", caDir)
 		}
 	}
 	if _, err := issuance.OpenStoredCA(ctx, st, box); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+		return err
 	}
 	stored, err := st.PutMasterKeyCheckIfAbsent(ctx, box.CheckValue())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !box.Matches(stored) {
 		// Another node stored its check value first, with another key.
-		return nil, mismatchedKey(keyFile)
+		return mismatchedKey(keyFile)
 	}
-	return box, nil
+	return nil
 }
 
 func mismatchedKey(keyFile string) error {

@@ -205,17 +205,9 @@ func TestServeRefusesAnotherMasterKey(t *testing.T) {
 
 	t.Run("sqlite", func(t *testing.T) {
 		h := &hallmark{dataDir: t.TempDir()}
-		args := serveArgs(t, h, world)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- run(ctx, args, io.Discard, io.Discard) }()
-		h.t = t
-		h.waitUp(done)
+		stop := runServe(t, h, world)
 		root := h.rootPEM()
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		stop()
 		keyFile := filepath.Join(h.dataDir, "master.key")
 		saved, err := os.ReadFile(keyFile)
 		if err != nil {
