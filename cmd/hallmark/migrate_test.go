@@ -67,14 +67,15 @@ var afterParam = regexp.MustCompile(`after=[A-Za-z0-9_-]+`)
 
 // TestMigrateToPostgres moves an embedded installation with data (an org
 // with an upstream and a token, a brand, a domain COMPLETED with the
-// built-in CA, one with an uploaded certificate, the system log) into an
+// built-in CA, one with an uploaded certificate, an event hook, the system
+// log) into an
 // empty PostgreSQL database; a serve on PostgreSQL with the same master key
 // answers every read as the embedded one did, serves both certificates,
 // and takes new writes. Migrating into the database again is refused.
 func TestMigrateToPostgres(t *testing.T) {
 	world := newWorld(t)
 	h := &hallmark{dataDir: t.TempDir()}
-	stop := runServe(t, h, world)
+	stop := runServe(t, h, world, "--event-hooks-allow-private")
 
 	var org struct{ ID string }
 	if st := h.call("POST", "/api/v1/orgs", e2eToken, map[string]string{"name": "Acme", "upstream": "https://app.acme.example"}, &org); st != 201 {
@@ -107,11 +108,17 @@ func TestMigrateToPostgres(t *testing.T) {
 		t.Fatalf("upload: %d", st)
 	}
 	h.waitEvents("system.custom_url_domain.cert_upload", ids[1], 1)
+	// An event hook, its secret sealed; never verified, so never called.
+	var hook e2eHook
+	if st := h.call("POST", "/api/v1/eventHooks", tok.Token, hookRequest("https://127.0.0.1:9/hook"), &hook); st != 200 {
+		t.Fatalf("create event hook: %d", st)
+	}
 
 	reads := func(h *hallmark) map[string]string {
 		paths := map[string]string{
 			"/api/v1/orgs": e2eToken, "/api/v1/orgs/" + org.ID: e2eToken, "/api/v1/orgs/" + org.ID + "/tokens": e2eToken,
 			"/api/v1/domains": e2eToken, "/api/v1/domains?org": tok.Token, "/api/v1/brands": tok.Token,
+			"/api/v1/eventHooks": tok.Token, "/api/v1/eventHooks/" + hook.ID: tok.Token,
 			"/api/v1/logs?limit=200": e2eToken, "/api/v1/logs?limit=3": e2eToken, "/api/v1/logs?limit=200&org": tok.Token,
 			"/api/v1/ca/root.pem": "",
 		}
@@ -153,7 +160,7 @@ func TestMigrateToPostgres(t *testing.T) {
 	}
 
 	pg := &hallmark{}
-	runServe(t, pg, world, "--database-url", url, "--master-key-file", filepath.Join(h.dataDir, "master.key"))
+	runServe(t, pg, world, "--database-url", url, "--master-key-file", filepath.Join(h.dataDir, "master.key"), "--event-hooks-allow-private")
 	after := reads(pg)
 	keys := make([]string, 0, len(before))
 	for k := range before {
