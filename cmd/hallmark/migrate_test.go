@@ -68,10 +68,10 @@ var afterParam = regexp.MustCompile(`after=[A-Za-z0-9_-]+`)
 // TestMigrateToPostgres moves an embedded installation with data (an org
 // with an upstream and a token, a brand, a domain COMPLETED with the
 // built-in CA, one with an uploaded certificate, an event hook, the system
-// log) into an
-// empty PostgreSQL database; a serve on PostgreSQL with the same master key
-// answers every read as the embedded one did, serves both certificates,
-// and takes new writes. Migrating into the database again is refused.
+// log) into an empty PostgreSQL database; a serve on PostgreSQL with the
+// same master key answers every read as the embedded one did, serves both
+// certificates, and takes new writes. Migrating into the database again is
+// refused.
 func TestMigrateToPostgres(t *testing.T) {
 	world := newWorld(t)
 	h := &hallmark{dataDir: t.TempDir()}
