@@ -33,10 +33,7 @@ func TestServeCrashSafety(t *testing.T) {
 		t.Skip("crash rounds take about a minute")
 	}
 	const rounds, clients = 20, 4
-	bin := filepath.Join(t.TempDir(), "hallmark")
-	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHallmark(t)
 	world := newWorld(t)
 	h := &hallmark{t: t}
 	args := serveArgs(t, h, world, "--rate-limit", "-1")

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,6 +59,7 @@ type hallmark struct {
 	api, https, http    string
 	dataDir             string
 	httpPort, httpsPort int
+	ip                  string // the loopback address it binds (default 127.0.0.1)
 	log                 *syncBuffer
 }
 
@@ -72,9 +74,12 @@ func newWorld(t *testing.T) *dnstest.World {
 // serveArgs are the flags of a serve on loopback against world.
 func serveArgs(t *testing.T, h *hallmark, world *dnstest.World, extra ...string) []string {
 	h.httpPort, h.httpsPort = cmpOr(h.httpPort, freePort(t)), cmpOr(h.httpsPort, freePort(t))
-	h.api = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	h.https = fmt.Sprintf("127.0.0.1:%d", h.httpsPort)
-	h.http = fmt.Sprintf("127.0.0.1:%d", h.httpPort)
+	if h.ip == "" {
+		h.ip = "127.0.0.1"
+	}
+	h.api = net.JoinHostPort(h.ip, strconv.Itoa(freePort(t)))
+	h.https = net.JoinHostPort(h.ip, strconv.Itoa(h.httpsPort))
+	h.http = net.JoinHostPort(h.ip, strconv.Itoa(h.httpPort))
 	if h.dataDir == "" {
 		h.dataDir = t.TempDir()
 	}
@@ -94,6 +99,16 @@ func cmpOr(a, b int) int {
 		return a
 	}
 	return b
+}
+
+// buildHallmark builds the binary once per test that runs real processes.
+func buildHallmark(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hallmark")
+	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // startHallmark runs serve in this process until the test ends.

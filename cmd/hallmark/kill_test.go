@@ -17,10 +17,7 @@ import (
 // COMPLETED with exactly one certificate once the dead process's lease on
 // the domain has run out.
 func TestServeKill9DuringIssuance(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "hallmark")
-	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHallmark(t)
 	world := newWorld(t)
 	h := &hallmark{t: t, httpPort: freePort(t), httpsPort: freePort(t)}
 	// lego polls an authorization 5s after presenting its answer (Pebble

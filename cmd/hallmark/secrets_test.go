@@ -23,36 +23,6 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 )
 
-// buildHallmark builds the command into a temporary folder.
-func buildHallmark(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hallmark")
-	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startProcess starts `hallmark serve` as a process of its own (h from
-// serveArgs) without waiting for it; it is interrupted when the test ends.
-func startProcess(t *testing.T, bin string, h *hallmark, args []string) *exec.Cmd {
-	t.Helper()
-	h.t, h.log = t, &syncBuffer{}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = h.log, h.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopProcess(cmd)
-		if t.Failed() {
-			t.Logf("log of the serve on %s:\n%s", h.api, h.log.String())
-		}
-	})
-	return cmd
-}
-
 // stopProcess interrupts a serve process and waits for it, killing it
 // after 20s.
 func stopProcess(cmd *exec.Cmd) {
@@ -105,25 +75,15 @@ func (h *hallmark) rootPEM() []byte {
 	return b
 }
 
-// Two nodes, two processes with their own data dirs and a copy of one
-// master key, start at once on one empty PostgreSQL database: one CA is
-// created (in the database, none under the data dirs) and both serve its
-// root; a certificate issued through one node verifies against the root of
-// the other.
+// Two nodes, two processes, start at once on one empty PostgreSQL
+// database: one CA is created (in the database, none under the data dirs)
+// and both serve its root; a certificate issued through one node verifies
+// against the root served by the other.
 func TestServeTwoNodesOneCA(t *testing.T) {
 	url := pgtest.New(t)
-	bin := buildHallmark(t)
 	world := newWorld(t)
-	key := writeKey(t, t.TempDir())
-	nodes := []*hallmark{{}, {}}
-	for _, h := range nodes {
-		h.dataDir = t.TempDir()
-		args := serveArgs(t, h, world, "--database-url", url, "--master-key-file", copyFile(t, key, filepath.Join(h.dataDir, "copy.key")))
-		startProcess(t, bin, h, args)
-	}
-	for _, h := range nodes {
-		h.waitUp(nil)
-	}
+	nodes := newCluster(t, 2, url, world, freePort(t), freePort(t))
+	startAll(t, nodes)
 	a, b := nodes[0].rootPEM(), nodes[1].rootPEM()
 	if !bytes.Equal(a, b) {
 		t.Fatalf("the nodes serve two roots:\n%s\n%s", a, b)
@@ -137,9 +97,9 @@ func TestServeTwoNodesOneCA(t *testing.T) {
 	if err != nil || !bytes.Equal(rec.RootPEM, a) {
 		t.Errorf("the database's CA: %v; root equal to the one served: %v", err, err == nil && bytes.Equal(rec.RootPEM, a))
 	}
-	for _, h := range nodes {
-		if _, err := os.Stat(filepath.Join(h.dataDir, "ca")); !os.IsNotExist(err) {
-			t.Errorf("%s: a CA folder was made under the data dir (%v)", h.dataDir, err)
+	for _, nd := range nodes {
+		if _, err := os.Stat(filepath.Join(nd.dataDir, "ca")); !os.IsNotExist(err) {
+			t.Errorf("%s: a CA folder was made under the data dir (%v)", nd.id, err)
 		}
 	}
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +54,7 @@ type serveConfig struct {
 	Workers            int
 	LogLevel           string
 	LogFormat          string
+	NodeID             string
 
 	HTTPSAddr      string
 	HTTPAddr       string
@@ -113,12 +115,13 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	f.StringVar(&c.MasterKeyFile, "master-key-file", "", "key that encrypts private keys at rest (default: DATA_DIR/master.key, generated with mode 0600)")
 	f.DurationVar(&c.WatchInterval, "watch-interval", customdomain.WatchInterval, "how often an active domain's CNAME is re-checked and its CA asked for the renewal window")
 	f.DurationVar(&c.MovedGrace, "moved-grace", customdomain.MovedGrace, "how long renewals go on after a name stopped pointing here")
-	f.DurationVar(&c.SchedulerLease, "scheduler-lease", 2*time.Minute, "how long a claimed domain stays claimed; work left by a dead process resumes after it")
+	f.DurationVar(&c.SchedulerLease, "scheduler-lease", time.Minute, "how long a claimed domain stays claimed (one attempt takes at most half of it); work left by a dead node resumes after it")
 	f.IntVar(&c.NameserverPort, "nameserver-port", 53, "port of the authoritative servers (tests)")
 	f.MarkHidden("nameserver-port")
 	f.BoolVar(&c.EventHooksAllowPrivate, "event-hooks-allow-private", false, "also allow event hook URLs with http:// or on loopback and private addresses (tests, private deployments)")
 	f.StringVar(&c.EventHooksCAFile, "event-hooks-ca-file", "", "PEM roots trusted for event hook TLS instead of the system's (tests)")
 	f.MarkHidden("event-hooks-ca-file")
+	f.StringVar(&c.NodeID, "node-id", "", "this node's name in logs (node=...), metrics (label node) and the leases it takes (default: the host name)")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	annotateEnv(f)
@@ -140,11 +143,41 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, usageError("--log-format %q: use text or json", format)
 }
 
+// nodeID is the --node-id given, or the host name: printable, without
+// spaces, at most 64 bytes, so that it reads well in a log line and is a
+// valid Prometheus label value.
+func nodeID(flag string) (string, error) {
+	id := flag
+	if id == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "node"
+		}
+		id = h
+	}
+	if len(id) > 64 || strings.IndexFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		if flag == "" {
+			return "node", nil
+		}
+		return "", usageError("--node-id %q: use at most 64 printable ASCII characters without spaces", flag)
+	}
+	return id, nil
+}
+
+// leaseOwner names this process in the leases it takes: the node id, and
+// what tells a restarted process on the node from its dead predecessor.
+func leaseOwner(node string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%s/%d/%x", node, os.Getpid(), b)
+}
+
 // serveStore is what serve needs of a storage backend; the embedded SQLite
 // and PostgreSQL ones both are.
 type serveStore interface {
 	customdomain.Store
 	tenant.Store
+	tenant.SessionStore
 	systemlog.Store
 	issuance.Store
 	secretStore
@@ -187,6 +220,11 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	node, err := nodeID(c.NodeID)
+	if err != nil {
+		return err
+	}
+	logger = logger.With("node", node)
 	for _, r := range c.DNSResolvers {
 		if _, _, err := net.SplitHostPort(r); err != nil {
 			return usageError("--dns-resolvers: %q is not ip:port", r)
@@ -206,8 +244,11 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 
+	// Every metric carries the node's id, so that one dashboard over
+	// several nodes tells them apart.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := prometheus.WrapRegistererWith(prometheus.Labels{"node": node}, reg)
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	checker, err := dnscheck.New(dnscheck.Config{Resolvers: c.DNSResolvers, NameserverPort: c.NameserverPort})
 	if err != nil {
@@ -225,6 +266,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		WatchInterval:      c.WatchInterval,
 		MovedGrace:         c.MovedGrace,
 		Lease:              c.SchedulerLease,
+		Owner:              leaseOwner(node),
 		Brands:             brands,
 	}, st, checker, events, logger)
 	if err != nil {
@@ -286,12 +328,12 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	}
 	apiHandler := api.New(api.Config{RateLimit: c.RateLimit}, api.Deps{
 		Domains: domains, Tenants: tenants, Brands: brands, Log: events, Logger: logger,
-		Registry: reg, Gatherer: reg, Ready: st.Ready, Fault: st.Fault, CARoot: caRoot, AuthFailures: authFailures,
+		Registry: metrics, Gatherer: reg, Ready: st.Ready, Fault: st.Fault, CARoot: caRoot, AuthFailures: authFailures,
 		Hooks: hooks,
 	})
 
 	con, err := console.New(console.Config{}, console.Deps{
-		Domains: domains, Tenants: tenants, Log: events, Logger: logger.With("component", "console"),
+		Domains: domains, Tenants: tenants, Sessions: st, Log: events, Logger: logger.With("component", "console"),
 		Checker: checker, Certificates: st, Uploader: domains, AuthFailures: authFailures, Fault: st.Fault,
 	})
 	if err != nil {

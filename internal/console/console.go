@@ -25,7 +25,7 @@ type Config struct {
 	SessionIdle time.Duration
 	// SessionMax ends a session this long after sign-in (default 12h).
 	SessionMax time.Duration
-	// MaxSessions bounds the sessions kept in memory (default 10000); at
+	// MaxSessions bounds the sessions stored (default 10000); at
 	// the bound, signing in evicts the least recently used session.
 	MaxSessions int
 	// SecureCookies marks cookies Secure even on plain-HTTP requests, for
@@ -61,6 +61,8 @@ type Deps struct {
 	Tenants *tenant.Service
 	Log     *systemlog.Log
 	Logger  *slog.Logger
+	// Sessions keeps the signed-in sessions, shared by every node.
+	Sessions tenant.SessionStore
 	// Checker runs a read-only DNS check when a domain page is opened (the
 	// same checker the lifecycle uses). Without it the page shows the
 	// stored diagnosis and each server's answers only after "Verify now".
@@ -95,8 +97,8 @@ type Console struct {
 
 // New validates cfg and deps and builds the console.
 func New(cfg Config, deps Deps) (*Console, error) {
-	if deps.Domains == nil || deps.Tenants == nil || deps.Log == nil || deps.Logger == nil {
-		return nil, errors.New("console: Domains, Tenants, Log and Logger are required")
+	if deps.Domains == nil || deps.Tenants == nil || deps.Log == nil || deps.Logger == nil || deps.Sessions == nil {
+		return nil, errors.New("console: Domains, Tenants, Sessions, Log and Logger are required")
 	}
 	if cfg.SessionIdle <= 0 {
 		cfg.SessionIdle = 30 * time.Minute
@@ -121,7 +123,7 @@ func New(cfg Config, deps Deps) (*Console, error) {
 	if c.authFailures == nil {
 		c.authFailures = ratelimit.New(ratelimit.DefaultAuthFailures, time.Now)
 	}
-	c.sessions = newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions, c.now)
+	c.sessions = newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions, func() time.Time { return c.now() }, deps.Sessions, deps.Logger)
 	mux := http.NewServeMux()
 	c.routes(mux)
 	c.handler = c.secureHeaders(c.recoverer(mux))

@@ -1,7 +1,9 @@
 package console
 
 import (
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -9,7 +11,9 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
+	"github.com/hallmark-dev/hallmark/internal/servicetest"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
 func TestSignInBadTokenRefused(t *testing.T) {
@@ -36,7 +40,7 @@ func TestSignInBadTokenRefused(t *testing.T) {
 			}
 		})
 	}
-	if n := e.console.sessions.len(); n != 0 {
+	if n := e.console.sessions.len(t.Context()); n != 0 {
 		t.Errorf("sessions = %d after refused sign-ins, want 0", n)
 	}
 }
@@ -81,8 +85,8 @@ func TestSessionCookie(t *testing.T) {
 			b.get("/domains")
 			p = b.post("/signout", nil)
 			wantStatus(t, p, http.StatusSeeOther)
-			if _, ok := e.console.sessions.get(ck.Value); ok {
-				t.Errorf("session still live after sign-out")
+			if s, err := e.console.sessions.find(t.Context(), ck.Value, false); s != nil || err != nil {
+				t.Errorf("session still live after sign-out (%v)", err)
 			}
 			b2 := e.browser()
 			b2.c.Jar.SetCookies(mustURL(t, e.srv.URL+"/"), []*http.Cookie{{Name: sessionCookie, Value: ck.Value}})
@@ -759,33 +763,51 @@ func TestBadInputNeverServerError(t *testing.T) {
 
 func TestSessionsBounded(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	ss := newSessions(30*time.Minute, 12*time.Hour, 2, func() time.Time { return now })
-	a := ss.create("a")
+	st := servicetest.New(t, servicetest.Options{}).Store
+	ss := newSessions(30*time.Minute, 12*time.Hour, 2, func() time.Time { return now }, st, slog.New(slog.DiscardHandler))
+	ctx := t.Context()
+	create := func(name string) *session {
+		t.Helper()
+		s, err := ss.create(ctx, tenant.Token{Hash: tenant.Hash(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	live := func(s *session) bool {
+		t.Helper()
+		got, err := ss.find(ctx, s.id, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got != nil
+	}
+	a := create("a")
 	now = now.Add(time.Minute)
-	b := ss.create("b")
+	b := create("b")
 	now = now.Add(time.Minute)
-	if _, ok := ss.get(a.id); !ok { // a is now the most recently used
+	if !live(a) { // a is now the most recently used
 		t.Fatal("session a missing")
 	}
-	c := ss.create("c")
-	if _, ok := ss.get(b.id); ok {
+	c := create("c")
+	if live(b) {
 		t.Errorf("least recently used session b survived the bound")
 	}
-	if ss.len() != 2 {
-		t.Errorf("sessions = %d, want 2", ss.len())
+	if n := ss.len(ctx); n != 2 {
+		t.Errorf("sessions = %d, want 2", n)
 	}
 	now = now.Add(31 * time.Minute)
-	if _, ok := ss.get(c.id); ok {
+	if live(c) {
 		t.Errorf("idle session c still live after 31m")
 	}
-	d := ss.create("d")
+	d := create("d")
 	for range 40 {
 		now = now.Add(20 * time.Minute)
-		if _, ok := ss.get(d.id); !ok && now.Sub(d.created) <= 12*time.Hour {
+		if !live(d) && now.Sub(d.created) <= 12*time.Hour {
 			t.Fatalf("session d ended early at %v", now.Sub(d.created))
 		}
 	}
-	if _, ok := ss.get(d.id); ok {
+	if live(d) {
 		t.Errorf("session d live after %v, want at most 12h", now.Sub(d.created))
 	}
 	if a.csrf == b.csrf || a.id == b.id || len(a.csrf) < 40 {
@@ -793,8 +815,88 @@ func TestSessionsBounded(t *testing.T) {
 	}
 }
 
+// The store holds neither the session id nor the token, and the state a
+// session carries to its next page (here a token secret shown once) is
+// sealed: a copy of the database alone reveals no secret.
+func TestSessionStoredWithoutSecrets(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := e.browser()
+	b.signIn(e.operator)
+	id := b.cookie(sessionCookie)
+	s, err := e.console.sessions.find(t.Context(), id, false)
+	if err != nil || s == nil {
+		t.Fatalf("find: %v %v", s, err)
+	}
+	const secret = "00ssws-secret-shown-once"
+	s.putToken(shownToken{OrgID: "org1", Name: "ci", Secret: secret})
+	stored, err := e.store.SessionByHash(t.Context(), s.hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, v := range map[string]string{"session id": id, "API token": e.operator, "shown secret": secret} {
+		for _, field := range [][]byte{[]byte(stored.Hash), stored.TokenHash, stored.State} {
+			if strings.Contains(string(field), v) {
+				t.Errorf("the stored session holds the %s", what)
+			}
+		}
+	}
+	// Another request (another node) opens the state with the id.
+	again, err := e.console.sessions.find(t.Context(), id, false)
+	if err != nil || again == nil {
+		t.Fatal(err)
+	}
+	if got := again.takeToken("org1"); got == nil || got.Secret != secret {
+		t.Errorf("takeToken after a reload = %+v, want the secret put", got)
+	}
+	if got := again.takeToken("org1"); got != nil {
+		t.Errorf("the secret was shown twice")
+	}
+}
+
 func TestNewRequiresServices(t *testing.T) {
 	if _, err := New(Config{}, Deps{}); err == nil {
 		t.Errorf("New with no services: want an error")
+	}
+}
+
+// Two nodes (two consoles on one store): a session signed in on one works
+// on the other, its next-page notice crosses with it, and signing out on
+// the other ends it on both.
+func TestSessionAcrossNodes(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	other, err := New(e.console.cfg, e.console.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(other)
+	t.Cleanup(srv2.Close)
+	e2 := *e
+	e2.srv = srv2
+
+	a := e.browser()
+	a.get("/signin")
+	p := a.post("/signin", url.Values{"token": {e.operator}})
+	wantStatus(t, p, http.StatusSeeOther)
+	// The redirect after sign-in lands on the other node, with its notice.
+	b := &browser{e: &e2, c: a.c}
+	p = b.get(p.header.Get("Location"))
+	wantStatus(t, p, http.StatusOK)
+	wantContains(t, p, "Signed in as")
+	wantStatus(t, a.get("/domains"), http.StatusOK)
+
+	p = b.post("/signout", nil)
+	wantStatus(t, p, http.StatusSeeOther)
+	// The browser forgot the cookie; a copy of it must not work anywhere.
+	id := p.header.Get("Set-Cookie")
+	if !strings.Contains(id, sessionCookie+"=;") {
+		t.Fatalf("sign-out did not clear the cookie: %q", id)
+	}
+	for _, n := range []*browser{a, b} {
+		if n.cookie(sessionCookie) != "" {
+			t.Fatal("the session cookie survived sign-out")
+		}
+	}
+	if n := e.console.sessions.len(t.Context()); n != 0 {
+		t.Errorf("%d sessions stored after signing out of the only one", n)
 	}
 }

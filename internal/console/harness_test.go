@@ -83,7 +83,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Root())
-	deps := Deps{Domains: domains, Tenants: tenants, Log: events, Logger: logger, Checker: checker, Certificates: st}
+	deps := Deps{Domains: domains, Tenants: tenants, Sessions: st, Log: events, Logger: logger, Checker: checker, Certificates: st}
 	if o.authFailures != 0 {
 		deps.AuthFailures = ratelimit.New(o.authFailures, time.Now)
 	}
@@ -283,4 +283,15 @@ func wantNoEnum(t *testing.T, p page) {
 			t.Errorf("page shows the raw enum %s", e)
 		}
 	}
+}
+
+// cookie returns the value of the browser's cookie name for the console.
+func (b *browser) cookie(name string) string {
+	u, _ := url.Parse(b.e.srv.URL + "/")
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/servicetest"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
 func decodeJSON[T any](t *testing.T, p page) T {
@@ -110,19 +113,32 @@ func TestPollingKeepsIdleTimeout(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	ss := newSessions(time.Minute, time.Hour, 10, clock)
-
-	polled := ss.create("secret")
-	used := ss.create("secret")
+	ss := newSessions(time.Minute, time.Hour, 10, clock, servicetest.New(t, servicetest.Options{}).Store, slog.New(slog.DiscardHandler))
+	ctx := t.Context()
+	polled, err := ss.create(ctx, tenant.Token{Hash: tenant.Hash("secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, err := ss.create(ctx, tenant.Token{Hash: tenant.Hash("secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := func(s *session, touch bool) bool {
+		got, err := ss.find(ctx, s.id, touch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got != nil
+	}
 	for range 3 {
 		advance(40 * time.Second)
-		ss.find(polled.id, false)
-		ss.get(used.id)
+		live(polled, false)
+		live(used, true)
 	}
-	if _, ok := ss.find(polled.id, false); ok {
+	if live(polled, false) {
 		t.Errorf("a session only polled for 2 minutes is still live; want it ended after 1 minute idle")
 	}
-	if _, ok := ss.get(used.id); !ok {
+	if !live(used, true) {
 		t.Errorf("a session used every 40 s ended")
 	}
 }

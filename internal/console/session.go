@@ -2,10 +2,16 @@ package console
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +21,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
 	"github.com/hallmark-dev/hallmark/internal/ratelimit"
+	"github.com/hallmark-dev/hallmark/internal/store"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
@@ -29,21 +36,31 @@ const (
 	maxReports = 8
 )
 
-// session is one signed-in browser. Everything lives in memory only.
+// session is one signed-in browser, as read from the session store for
+// one request. The store holds it by a hash of its id and with the hash of
+// its token, never the token's secret, so that any node serves it and a
+// restart keeps it; each request checks the token again, so revoking it
+// ends its sessions at once.
 type session struct {
-	id   string
-	csrf string
-	// secret is the API token the session signed in with. It never leaves
-	// the server; each request authenticates it again, so revoking the
-	// token ends its sessions at once.
-	secret  string
-	created time.Time
+	id, hash  string
+	csrf      string // derived from the id: nothing to store
+	tokenHash []byte
+	created   time.Time
 
-	mu       sync.Mutex
-	seen     time.Time
-	flash    *flash
-	reports  map[string]dnscheck.Report // domain id → report of its last "verify now"
-	newToken *shownToken
+	ss  *sessions
+	ctx context.Context // the request's, for saving state
+
+	mu    sync.Mutex
+	state sessionState
+}
+
+// sessionState is what a session carries to its next page view (the page
+// after a redirect may be served by another node): stored sealed with a
+// key derived from the session id, which only the browser holds.
+type sessionState struct {
+	Flash    *flash                     `json:"flash,omitempty"`
+	Reports  map[string]dnscheck.Report `json:"reports,omitempty"` // domain id → report of its last "verify now"
+	NewToken *shownToken                `json:"newToken,omitempty"`
 }
 
 type flash struct {
@@ -56,69 +73,69 @@ type shownToken struct {
 	OrgID, Name, Secret string
 }
 
-func (s *session) setFlash(kind, text string) {
-	s.mu.Lock()
-	s.flash = &flash{Kind: kind, Text: text}
-	s.mu.Unlock()
-}
-
-func (s *session) takeFlash() *flash {
+// change applies f to the state and saves it when f reports a change.
+func (s *session) change(f func(st *sessionState) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.flash
-	s.flash = nil
+	if f(&s.state) {
+		s.ss.saveState(s)
+	}
+}
+
+func (s *session) setFlash(kind, text string) {
+	s.change(func(st *sessionState) bool { st.Flash = &flash{Kind: kind, Text: text}; return true })
+}
+
+func (s *session) takeFlash() (f *flash) {
+	s.change(func(st *sessionState) bool { f, st.Flash = st.Flash, nil; return f != nil })
 	return f
 }
 
 func (s *session) putReport(domainID string, r dnscheck.Report) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.reports == nil {
-		s.reports = make(map[string]dnscheck.Report)
-	}
-	if len(s.reports) >= maxReports {
-		clear(s.reports)
-	}
-	s.reports[domainID] = r
+	s.change(func(st *sessionState) bool {
+		if st.Reports == nil || len(st.Reports) >= maxReports {
+			st.Reports = make(map[string]dnscheck.Report)
+		}
+		st.Reports[domainID] = r
+		return true
+	})
 }
 
-func (s *session) takeReport(domainID string) (dnscheck.Report, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.reports[domainID]
-	delete(s.reports, domainID)
+func (s *session) takeReport(domainID string) (r dnscheck.Report, ok bool) {
+	s.change(func(st *sessionState) bool {
+		r, ok = st.Reports[domainID]
+		delete(st.Reports, domainID)
+		return ok
+	})
 	return r, ok
 }
 
 func (s *session) putToken(t shownToken) {
-	s.mu.Lock()
-	s.newToken = &t
-	s.mu.Unlock()
+	s.change(func(st *sessionState) bool { st.NewToken = &t; return true })
 }
 
-func (s *session) takeToken(orgID string) *shownToken {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.newToken
-	if t == nil || t.OrgID != orgID {
-		return nil
-	}
-	s.newToken = nil
+func (s *session) takeToken(orgID string) (t *shownToken) {
+	s.change(func(st *sessionState) bool {
+		if st.NewToken == nil || st.NewToken.OrgID != orgID {
+			return false
+		}
+		t, st.NewToken = st.NewToken, nil
+		return true
+	})
 	return t
 }
 
-// sessions is the bounded in-memory session store.
+// sessions keeps the console's sessions in the shared store, bounded.
 type sessions struct {
 	idle, max time.Duration
 	limit     int
 	now       func() time.Time
-
-	mu sync.Mutex
-	m  map[string]*session
+	store     tenant.SessionStore
+	logger    *slog.Logger
 }
 
-func newSessions(idle, max time.Duration, limit int, now func() time.Time) *sessions {
-	return &sessions{idle: idle, max: max, limit: limit, now: now, m: make(map[string]*session)}
+func newSessions(idle, max time.Duration, limit int, now func() time.Time, st tenant.SessionStore, logger *slog.Logger) *sessions {
+	return &sessions{idle: idle, max: max, limit: limit, now: now, store: st, logger: logger}
 }
 
 func randomToken() string {
@@ -127,77 +144,118 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// create starts a session for the token secret. At the bound it drops
-// expired sessions, then the least recently used one.
-func (ss *sessions) create(secret string) *session {
-	now := ss.now()
-	s := &session{id: randomToken(), csrf: randomToken(), secret: secret, created: now, seen: now}
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if len(ss.m) >= ss.limit {
-		var oldest *session
-		var oldestSeen time.Time
-		for id, o := range ss.m {
-			o.mu.Lock()
-			seen := o.seen
-			o.mu.Unlock()
-			if ss.expired(o, seen, now) {
-				delete(ss.m, id)
-				continue
-			}
-			if oldest == nil || seen.Before(oldestSeen) {
-				oldest, oldestSeen = o, seen
-			}
+// derive is a value of the session id for one purpose: the store's key
+// (its hash), the CSRF token, the key that seals its state.
+func derive(purpose, id string) []byte {
+	h := sha256.Sum256([]byte("hallmark console " + purpose + "\x00" + id))
+	return h[:]
+}
+
+func sessionHash(id string) string { return hex.EncodeToString(derive("session", id)) }
+
+// create starts a session for the token. The store drops expired
+// sessions, then the least recently used ones, at the bound.
+func (ss *sessions) create(ctx context.Context, tok tenant.Token) (*session, error) {
+	now := ss.now().UTC()
+	id := randomToken()
+	s := ss.open(ctx, id, tok.Hash, now)
+	err := ss.store.CreateSession(ctx, tenant.Session{Hash: s.hash, TokenHash: tok.Hash, Created: now, Seen: now},
+		now.Add(-ss.idle), now.Add(-ss.max), ss.limit)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (ss *sessions) open(ctx context.Context, id string, tokenHash []byte, created time.Time) *session {
+	return &session{id: id, hash: sessionHash(id), csrf: base64.RawURLEncoding.EncodeToString(derive("csrf", id)),
+		tokenHash: tokenHash, created: created, ss: ss, ctx: ctx}
+}
+
+// touchEvery is how stale a session's last use may be in the store:
+// writing it at every request would make every page view a write.
+func (ss *sessions) touchEvery() time.Duration { return min(ss.idle/30, time.Minute) }
+
+// find returns the live session with id, nil when there is none; touch
+// marks it used.
+func (ss *sessions) find(ctx context.Context, id string, touch bool) (*session, error) {
+	if id == "" || len(id) > 100 {
+		return nil, nil
+	}
+	st, err := ss.store.SessionByHash(ctx, sessionHash(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := ss.now().UTC()
+	if now.Sub(st.Seen) > ss.idle || now.Sub(st.Created) > ss.max {
+		if err := ss.store.DeleteSession(ctx, st.Hash); err != nil {
+			ss.logger.Warn("deleting an expired console session", "err", err)
 		}
-		if len(ss.m) >= ss.limit && oldest != nil {
-			delete(ss.m, oldest.id)
+		return nil, nil
+	}
+	if touch && now.Sub(st.Seen) >= ss.touchEvery() {
+		if err := ss.store.TouchSession(ctx, st.Hash, now); err != nil {
+			return nil, err
 		}
 	}
-	ss.m[s.id] = s
-	return s
+	s := ss.open(ctx, id, st.TokenHash, st.Created)
+	if len(st.State) > 0 {
+		if err := s.unseal(st.State); err != nil {
+			// A state this id cannot open is dropped, not fatal.
+			ss.logger.Warn("console session state unreadable; dropped", "err", err)
+		}
+	}
+	return s, nil
 }
 
-func (ss *sessions) expired(s *session, seen, now time.Time) bool {
-	return now.Sub(seen) > ss.idle || now.Sub(s.created) > ss.max
+func (ss *sessions) delete(ctx context.Context, id string) error {
+	return ss.store.DeleteSession(ctx, sessionHash(id))
 }
 
-// get returns the live session with id and marks it used.
-func (ss *sessions) get(id string) (*session, bool) { return ss.find(id, true) }
-
-// find returns the live session with id; touch marks it used.
-func (ss *sessions) find(id string, touch bool) (*session, bool) {
-	if id == "" {
-		return nil, false
-	}
-	now := ss.now()
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s, ok := ss.m[id]
-	if !ok {
-		return nil, false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ss.expired(s, s.seen, now) {
-		delete(ss.m, id)
-		return nil, false
-	}
-	if touch {
-		s.seen = now
-	}
-	return s, true
+func (ss *sessions) len(ctx context.Context) int {
+	n, _ := ss.store.CountSessions(ctx)
+	return n
 }
 
-func (ss *sessions) delete(id string) {
-	ss.mu.Lock()
-	delete(ss.m, id)
-	ss.mu.Unlock()
+// saveState stores s's state sealed (AES-256-GCM under a key derived from
+// the session id, bound to the session's hash).
+func (ss *sessions) saveState(s *session) {
+	var blob []byte
+	if s.state.Flash != nil || len(s.state.Reports) > 0 || s.state.NewToken != nil {
+		plain, err := json.Marshal(s.state)
+		if err != nil {
+			ss.logger.Error("encoding console session state", "err", err)
+			return
+		}
+		aead := s.aead()
+		nonce := make([]byte, aead.NonceSize())
+		rand.Read(nonce)
+		blob = aead.Seal(nonce, nonce, plain, []byte(s.hash))
+	}
+	if err := ss.store.SetSessionState(context.WithoutCancel(s.ctx), s.hash, blob); err != nil {
+		ss.logger.Warn("saving console session state", "err", err)
+	}
 }
 
-func (ss *sessions) len() int {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return len(ss.m)
+func (s *session) unseal(blob []byte) error {
+	aead := s.aead()
+	if len(blob) < aead.NonceSize() {
+		return errors.New("state too short")
+	}
+	plain, err := aead.Open(nil, blob[:aead.NonceSize()], blob[aead.NonceSize():], []byte(s.hash))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(plain, &s.state)
+}
+
+func (s *session) aead() cipher.AEAD {
+	block, _ := aes.NewCipher(derive("state", s.id)) // 32 bytes: AES-256
+	aead, _ := cipher.NewGCM(block)
+	return aead
 }
 
 // caller is the signed-in session and the actor it acts as, in the
@@ -237,13 +295,15 @@ func (c *Console) lookupSession(r *http.Request, touch bool) (*caller, error) {
 	if err != nil {
 		return nil, nil
 	}
-	s, ok := c.sessions.find(ck.Value, touch)
-	if !ok {
-		return nil, nil
+	s, err := c.sessions.find(r.Context(), ck.Value, touch)
+	if s == nil || err != nil {
+		return nil, err
 	}
-	tok, err := c.deps.Tenants.Authenticate(r.Context(), s.secret)
+	tok, err := c.deps.Tenants.AuthenticateHash(r.Context(), s.tokenHash)
 	if errors.Is(err, tenant.ErrInvalidToken) {
-		c.sessions.delete(s.id)
+		if err := c.sessions.delete(r.Context(), s.id); err != nil {
+			return nil, err
+		}
 		return nil, nil
 	}
 	if err != nil {
@@ -383,9 +443,14 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) error {
 	// A new session id at every sign-in: an id planted before sign-in is
 	// never promoted.
 	if old, err := r.Cookie(sessionCookie); err == nil {
-		c.sessions.delete(old.Value)
+		if err := c.sessions.delete(r.Context(), old.Value); err != nil {
+			return err
+		}
 	}
-	s := c.sessions.create(secret)
+	s, err := c.sessions.create(r.Context(), tok)
+	if err != nil {
+		return err
+	}
 	c.setCookie(w, r, sessionCookie, s.id, "/", 0)
 	c.setCookie(w, r, signinCookie, "", "/signin", -1)
 	s.setFlash("ok", "Signed in as "+displayName(actorOf(tok))+".")
@@ -395,7 +460,9 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) error {
 
 func (c *Console) signout(w http.ResponseWriter, r *http.Request) error {
 	cl := callerFrom(r.Context())
-	c.sessions.delete(cl.sess.id)
+	if err := c.sessions.delete(r.Context(), cl.sess.id); err != nil {
+		return err
+	}
 	c.setCookie(w, r, sessionCookie, "", "/", -1)
 	http.Redirect(w, r, "/signin?signedout=1", http.StatusSeeOther)
 	return nil

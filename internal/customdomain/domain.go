@@ -169,6 +169,13 @@ type Outbox interface {
 	PruneOutbox(ctx context.Context, before time.Time) (int, error)
 }
 
+// OutboxNotifier is a store that announces other nodes' outbox commits as
+// they happen (PostgreSQL's LISTEN/NOTIFY), so that the edge need not wait
+// for its next poll. Notices coalesce and may be lost; the poll stays.
+type OutboxNotifier interface {
+	OutboxNotices(ctx context.Context) <-chan struct{}
+}
+
 // OutboxEntry says that the certificate served for Name changed.
 type OutboxEntry struct {
 	Seq     int64

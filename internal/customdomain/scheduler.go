@@ -16,7 +16,10 @@ const OutboxRetention = time.Hour
 // (so several workers or nodes never work on the same one at once, and a
 // restart resumes where the store says), works on at most Config.Workers
 // at a time, and claims more as soon as a worker is free. On every poll it
-// also brings the edge up to date with the other nodes' commits.
+// also brings the edge up to date with the other nodes' commits, and at
+// once when the store announces them: a certificate committed on any node
+// is served by every edge within one poll (a second by default) even when
+// an announcement is lost.
 func (s *Service) Run(ctx context.Context) error {
 	if s.certs.Certifier != nil {
 		// Managed domains proven while no issuer was configured have
@@ -30,6 +33,19 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	s.primeEdge(ctx)
+	if n, ok := s.store.(OutboxNotifier); ok && s.certs.Edge != nil {
+		notices := n.OutboxNotices(ctx)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-notices:
+					s.SyncEdge(ctx)
+				}
+			}
+		}()
+	}
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()

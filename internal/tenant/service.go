@@ -94,11 +94,11 @@ func (s *Service) Bootstrap(ctx context.Context, secret string) (string, bool, e
 		return "", false, fmt.Errorf("bootstrap token: at least 16 characters are needed")
 	}
 	t := Token{ID: oktaid.New("tok"), Name: "operator (bootstrap)", Hash: Hash(secret), Prefix: prefixOf(secret), Created: s.now().UTC()}
-	if err := s.store.CreateToken(ctx, t); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			// Another node starting at once stored the same token first.
-			return "", false, nil
-		}
+	if err := s.store.CreateToken(ctx, t); errors.Is(err, store.ErrConflict) {
+		// Another node starting at once on the same database stored the
+		// same bootstrap token first.
+		return "", false, nil
+	} else if err != nil {
 		return "", false, fmt.Errorf("storing operator token: %w", err)
 	}
 	return secret, true, nil
@@ -116,7 +116,15 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error
 	if secret == "" || len(secret) > 512 {
 		return Token{}, ErrInvalidToken
 	}
-	h := Hash(secret)
+	return s.AuthenticateHash(ctx, Hash(secret))
+}
+
+// AuthenticateHash returns the valid token whose hash is h: the check of a
+// console session, which holds the hash of its token, not the secret.
+func (s *Service) AuthenticateHash(ctx context.Context, h []byte) (Token, error) {
+	if len(h) == 0 {
+		return Token{}, ErrInvalidToken
+	}
 	t, err := s.store.TokenByHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
 		return Token{}, ErrInvalidToken

@@ -156,10 +156,17 @@ func writeChangeRest(ctx context.Context, tx *wtx, c customdomain.Change) error 
 		if err != nil {
 			return err
 		}
+		if err := tx.order(ctx); err != nil {
+			return err
+		}
 		for _, name := range c.Served {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (name, created) VALUES (?, ?)`, name, now); err != nil {
 				return fmt.Errorf("writing outbox: %w", err)
 			}
+		}
+		// Delivered to the other nodes' listeners when this commits.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify(?, '')`, outboxChannel); err != nil {
+			return fmt.Errorf("announcing outbox: %w", err)
 		}
 	}
 	return nil
@@ -177,6 +184,9 @@ func insertEvent(ctx context.Context, tx *wtx, e systemlog.Event) (int64, error)
 	body, err := json.Marshal(e)
 	if err != nil {
 		return 0, fmt.Errorf("appending event: encoding: %w", err)
+	}
+	if err := tx.order(ctx); err != nil {
+		return 0, err
 	}
 	var seq int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO events (uuid, org_id, published, event_type, severity, outcome_result, actor_id, search, body)

@@ -2,9 +2,13 @@ package postgres
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,8 +39,14 @@ func (s *Store) Ready(ctx context.Context) error {
 // that it cannot take writes (disk full, read-only transaction, too many
 // connections, shutting down), and err unchanged otherwise.
 func (s *Store) Fault(err error) error {
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	if unreachable(err) {
+		return &store.UnavailableError{Reason: "the database cannot be reached", Err: err}
+	}
 	var pe *pgconn.PgError
-	if err == nil || errors.Is(err, store.ErrUnavailable) || !errors.As(err, &pe) {
+	if !errors.As(err, &pe) {
 		return err
 	}
 	switch {
@@ -48,4 +58,19 @@ func (s *Store) Fault(err error) error {
 		return &store.UnavailableError{Reason: "the database is not accepting work now", Err: err}
 	}
 	return err
+}
+
+// unreachable reports whether err says that the server could not be
+// reached or the connection broke (refused, reset, timed out, closed): the
+// database is down or restarting, not refusing this request.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), pgconn.Timeout(err),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	}
+	return strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "failed to connect")
 }

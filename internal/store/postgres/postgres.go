@@ -36,6 +36,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/store/sqlcommon"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
@@ -55,7 +56,9 @@ const migrationLock = 0x68616c6c6d61726b // "hallmark"
 
 // Store is an open database.
 type Store struct {
+	sqlcommon.Sessions
 	db     pool
+	url    string // for connections of its own (LISTEN); never logged
 	logger *slog.Logger
 }
 
@@ -73,7 +76,8 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(16)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: pool{db}, logger: logger}
+	s := &Store{db: pool{db}, url: url, logger: logger}
+	s.Sessions = sqlcommon.Sessions{Read: s.db, Write: s.db, Begin: func(ctx context.Context) (sqlcommon.Tx, error) { return s.begin(ctx) }}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening database: %w", err)
@@ -133,8 +137,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("the database has schema version %d, newer than this program's %d; run a newer hallmark", current, latest)
 	}
 	// Every migration not recorded is applied, in order: branches that
-	// added migrations side by side land in any order (as in the sqlite
-	// backend).
+	// added migrations side by side land in any order.
 	done := map[int]bool{}
 	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
@@ -280,14 +283,42 @@ func (p pool) QueryRowContext(ctx context.Context, query string, args ...any) *s
 }
 
 // wtx is a transaction, rebinding each statement.
-type wtx struct{ *sql.Tx }
+type wtx struct {
+	*sql.Tx
+	ordered bool // holds the commit order lock
+}
 
 func (s *Store) begin(ctx context.Context) (*wtx, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &wtx{tx}, nil
+	return &wtx{Tx: tx}, nil
+}
+
+// commitOrderLock is the pg_advisory_xact_lock key under which a
+// transaction appends to the logs that readers follow by position (events,
+// outbox).
+const commitOrderLock = 0x68616c6c6c6f6721 // "hallog!"
+
+// ordered makes tx's appends to events and outbox commit in the order of
+// their positions. An identity column hands out positions when rows are
+// inserted, not when they commit: two nodes' transactions can commit
+// positions 8 then 7, and a reader that saw 8 and pages "after 8" would
+// never see 7. Holding one lock from the first append to the commit
+// serialises the appending transactions' tails, so a position is taken only
+// after every lower one has committed or rolled back. Every transaction
+// appends last, just before it commits, so the lock is held for an insert
+// and a commit, and no row lock is ever awaited under it.
+func (t *wtx) order(ctx context.Context) error {
+	if t.ordered {
+		return nil
+	}
+	if _, err := t.Tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(commitOrderLock)); err != nil {
+		return fmt.Errorf("taking the commit order lock: %w", err)
+	}
+	t.ordered = true
+	return nil
 }
 
 func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

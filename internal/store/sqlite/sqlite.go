@@ -29,6 +29,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/store"
+	"github.com/hallmark-dev/hallmark/internal/store/sqlcommon"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
@@ -44,6 +45,7 @@ var migrations embed.FS
 
 // Store is an open database.
 type Store struct {
+	sqlcommon.Sessions
 	write  *sql.DB // one connection, BEGIN IMMEDIATE
 	read   *sql.DB // read-only pool
 	logger *slog.Logger
@@ -90,6 +92,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	s.read = read
+	s.Sessions = sqlcommon.Sessions{Read: read, Write: write, Begin: func(ctx context.Context) (sqlcommon.Tx, error) { return write.BeginTx(ctx, nil) }}
 	return s, nil
 }
 

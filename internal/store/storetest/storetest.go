@@ -24,6 +24,7 @@ type Backend interface {
 	// CreateDomain stores a domain as given and nothing else (seeding).
 	CreateDomain(ctx context.Context, d customdomain.Domain) error
 	tenant.Store
+	tenant.SessionStore
 	systemlog.Store
 	systemlog.Pruner
 	issuance.Store
@@ -44,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("domains", func(t *testing.T) { runDomains(t, open) })
 	t.Run("tenants", func(t *testing.T) { runTenants(t, open) })
 	t.Run("events", func(t *testing.T) { runEvents(t, open) })
+	t.Run("sessions", func(t *testing.T) { runSessions(t, open) })
+	t.Run("follow", func(t *testing.T) { runFollow(t, open) })
 	t.Run("certificates", func(t *testing.T) { runCertificates(t, open) })
 	t.Run("brands", func(t *testing.T) { runBrands(t, open) })
 	t.Run("hooks", func(t *testing.T) { runHooks(t, open) })

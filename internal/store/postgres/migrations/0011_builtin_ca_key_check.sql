@@ -1,4 +1,4 @@
--- The sqlite backend's migration 0010, for PostgreSQL: the built-in CA
+-- The sqlite backend's migration 0011, for PostgreSQL: the built-in CA
 -- shared by every node (one row, its keys sealed with the master key) and
 -- the master key's check value, a known plaintext sealed at the database's
 -- first start, so that a node holding another key is refused before it

@@ -18,6 +18,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,7 +35,12 @@ type server struct {
 	skip string
 	dir  string
 	port int
-	ctl  []string // argv prefix running pg_ctl as the right user
+	ctl  []string // pg_ctl stop, as the right user
+	run  []string // pg_ctl start, as the right user
+	// durable keeps synchronous_commit on: a commit is acknowledged only
+	// once its WAL is written, so that a crash of the server (not of the
+	// machine: fsync stays off) loses nothing acknowledged.
+	durable bool
 }
 
 var (
@@ -131,29 +137,105 @@ func (s *server) start() {
 		s.err = err
 		return
 	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
-	if err := exec1(pgctl, "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		s.err = fmt.Errorf("%v\nserver log:\n%s", err, log)
-		return
+	sync := "off"
+	if s.durable {
+		sync = "on"
 	}
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s -c fsync=off -c synchronous_commit=%s -c full_page_writes=off -c max_connections=200", port, dir, sync)
 	s.dir, s.port = dir, port
+	s.run = append(append([]string{}, prefix...), pgctl, "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "60", "start")
 	s.ctl = append(append([]string{}, prefix...), pgctl, "-D", data, "-m", "immediate", "-w", "stop")
+	if err := s.exec(s.run); err != nil {
+		s.err = err
+		s.ctl = nil
+	}
 }
 
-// Stop stops the server if one was started, and removes its folder. Call
-// it from TestMain after m.Run.
-func Stop() {
-	if srv.ctl == nil {
+func (s *server) exec(argv []string) error {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = s.dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
+		return fmt.Errorf("%s: %v\n%s\nserver log:\n%s", filepath.Base(argv[len(argv)-1]), err, out, log)
+	}
+	return nil
+}
+
+// Server is a PostgreSQL cluster of one test's own, which the test may
+// stop and start again (an outage) without touching other tests'
+// databases.
+type Server struct {
+	t testing.TB
+	s *server
+}
+
+// Own starts a cluster for t alone, removed when t ends, with one empty
+// database "hallmark". Its commits are durable across a crash of the
+// server (Stop), as PostgreSQL's defaults make them.
+func Own(t testing.TB) *Server {
+	t.Helper()
+	s := &server{durable: true}
+	s.start()
+	check(t, s)
+	t.Cleanup(func() { s.stop() })
+	admin, err := sql.Open("pgx", s.url("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE hallmark"); err != nil {
+		t.Fatalf("creating database hallmark: %v", err)
+	}
+	return &Server{t: t, s: s}
+}
+
+// URL is the URL of the database "hallmark".
+func (p *Server) URL() string { return p.s.url("hallmark") }
+
+// Stop stops the server at once (pg_ctl stop -m immediate: connections
+// drop, as in a crash); its data stays.
+func (p *Server) Stop() {
+	p.t.Helper()
+	if err := p.s.exec(p.s.ctl); err != nil {
+		p.t.Fatalf("stopping PostgreSQL: %v", err)
+	}
+}
+
+// Start starts the stopped server again on the same port and data.
+func (p *Server) Start() {
+	p.t.Helper()
+	if err := p.s.exec(p.s.run); err != nil {
+		p.t.Fatalf("starting PostgreSQL again: %v", err)
+	}
+}
+
+func (s *server) stop() {
+	if s.ctl == nil {
 		return
 	}
-	cmd := exec.Command(srv.ctl[0], srv.ctl[1:]...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "pgtest: stopping PostgreSQL: %v\n%s", err, out)
+	if err := s.exec(s.ctl); err != nil && !strings.Contains(err.Error(), "not running") && !strings.Contains(err.Error(), "Is server running") {
+		fmt.Fprintf(os.Stderr, "pgtest: stopping PostgreSQL: %v\n", err)
 	}
-	os.RemoveAll(srv.dir)
-	srv.ctl = nil
+	os.RemoveAll(s.dir)
+	s.ctl = nil
 }
+
+func check(t testing.TB, s *server) {
+	t.Helper()
+	if s.skip != "" {
+		if os.Getenv("HALLMARK_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("HALLMARK_REQUIRE_SERVICES=1: %s", s.skip)
+		}
+		t.Skipf("SKIPPING the PostgreSQL tier: %s", s.skip)
+	}
+	if s.err != nil {
+		t.Fatalf("starting PostgreSQL: %v", s.err)
+	}
+}
+
+// Stop stops the shared server if one was started, and removes its
+// folder. Call it from TestMain after m.Run.
+func Stop() { srv.stop() }
 
 // url is the URL of database db on the server.
 func (s *server) url(db string) string {
@@ -165,15 +247,7 @@ func (s *server) url(db string) string {
 func New(t testing.TB) string {
 	t.Helper()
 	srv.once.Do(srv.start)
-	if srv.skip != "" {
-		if os.Getenv("HALLMARK_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("HALLMARK_REQUIRE_SERVICES=1: %s", srv.skip)
-		}
-		t.Skipf("SKIPPING the PostgreSQL tier: %s", srv.skip)
-	}
-	if srv.err != nil {
-		t.Fatalf("starting PostgreSQL: %v", srv.err)
-	}
+	check(t, &srv)
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), seqDB.Add(1))
 	admin, err := sql.Open("pgx", srv.url("postgres"))
 	if err != nil {
