@@ -57,6 +57,7 @@ const migrationLock = 0x68616c6c6d61726b // "hallmark"
 // Store is an open database.
 type Store struct {
 	sqlcommon.Sessions
+	sqlcommon.Secrets
 	db     pool
 	url    string // for connections of its own (LISTEN); never logged
 	logger *slog.Logger
@@ -78,6 +79,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: pool{db}, url: url, logger: logger}
 	s.Sessions = sqlcommon.Sessions{Read: s.db, Write: s.db, Begin: func(ctx context.Context) (sqlcommon.Tx, error) { return s.begin(ctx) }}
+	s.Secrets = sqlcommon.Secrets{Read: s.db, Begin: func(ctx context.Context) (sqlcommon.Tx, error) { return s.begin(ctx) }, MapErr: mapErr}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening database: %w", err)

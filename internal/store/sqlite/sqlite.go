@@ -46,6 +46,7 @@ var migrations embed.FS
 // Store is an open database.
 type Store struct {
 	sqlcommon.Sessions
+	sqlcommon.Secrets
 	write  *sql.DB // one connection, BEGIN IMMEDIATE
 	read   *sql.DB // read-only pool
 	logger *slog.Logger
@@ -93,6 +94,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	read.SetMaxIdleConns(n)
 	s.read = read
 	s.Sessions = sqlcommon.Sessions{Read: read, Write: write, Begin: func(ctx context.Context) (sqlcommon.Tx, error) { return write.BeginTx(ctx, nil) }}
+	s.Secrets = sqlcommon.Secrets{Read: read, Begin: func(ctx context.Context) (sqlcommon.Tx, error) { return write.BeginTx(ctx, nil) }, MapErr: mapErr}
 	return s, nil
 }
 
