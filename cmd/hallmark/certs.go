@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
-	"path/filepath"
 
 	legolog "github.com/go-acme/lego/v5/log"
 
@@ -20,16 +19,17 @@ import (
 )
 
 // newIssuer builds the ACME issuer when --acme-directory is set, and the
-// built-in CA under the data dir otherwise (so Hallmark works offline out
-// of the box). caRoot is the built-in CA's root, nil with ACME.
-func newIssuer(c serveConfig, box *sealed.Box, st serveStore, logger *slog.Logger) (iss issuance.Issuer, caRoot []byte, err error) {
+// built-in CA kept in the database otherwise (so Hallmark works offline
+// out of the box, and every node on one database issues from one CA).
+// caRoot is the built-in CA's root, nil with ACME.
+func newIssuer(ctx context.Context, c serveConfig, box *sealed.Box, st serveStore, logger *slog.Logger) (iss issuance.Issuer, caRoot []byte, err error) {
 	// lego logs to stdout through a global logger; send it to ours.
 	legolog.SetDefault(logger.With("component", "acme"))
 	if c.ACMEDirectory == "" {
 		if c.ACMEEmail != "" || c.ACMECARoot != "" || c.ACMEEABKeyID != "" || c.ACMEEABHMAC != "" {
 			return nil, nil, usageError("--acme-email, --acme-ca-root and --acme-eab-* need --acme-directory")
 		}
-		ca, err := issuance.LoadOrCreateCA(filepath.Join(c.DataDir, "ca"), box)
+		ca, err := issuance.LoadOrCreateStoredCA(ctx, st, box)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -114,13 +114,25 @@ func buildHallmark(t testing.TB) string {
 // startHallmark runs serve in this process until the test ends.
 func startHallmark(t *testing.T, h *hallmark, world *dnstest.World, extra ...string) *hallmark {
 	t.Helper()
-	h.t = t
+	runServe(t, h, world, extra...)
+	return h
+}
+
+// runServe runs serve in this process until stop is called (or the test
+// ends).
+func runServe(t *testing.T, h *hallmark, world *dnstest.World, extra ...string) (stop func()) {
+	t.Helper()
+	h.t, h.log = t, &syncBuffer{}
 	args := serveArgs(t, h, world, extra...)
-	h.log = &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, h.log, h.log) }()
-	t.Cleanup(func() {
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		select {
 		case err := <-done:
@@ -133,9 +145,10 @@ func startHallmark(t *testing.T, h *hallmark, world *dnstest.World, extra ...str
 		if t.Failed() {
 			t.Logf("hallmark log:\n%s", h.log.String())
 		}
-	})
+	}
+	t.Cleanup(stop)
 	h.waitUp(done)
-	return h
+	return stop
 }
 
 func (h *hallmark) waitUp(done chan error) {

@@ -4,7 +4,6 @@ package main
 
 import (
 	"database/sql"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -75,15 +74,7 @@ func TestServeKill9DuringIssuance(t *testing.T) {
 
 	cmd = start()
 	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		stopProcess(cmd)
 		if t.Failed() {
 			t.Logf("killed process log:\n%s\nrestarted process log:\n%s", killedLog, h.log.String())
 		}

@@ -20,6 +20,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	})
 	root.AddCommand(
 		newServeCmd(stdout, stderr),
+		newMigrateCmd(stdout, stderr),
 		newDomainsCmd(stdout),
 		newLogsCmd(stdout),
 		newDoctorCmd(stdout, stderr),

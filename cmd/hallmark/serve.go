@@ -30,7 +30,6 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/eventhook"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/ratelimit"
-	"github.com/hallmark-dev/hallmark/internal/sealed"
 	"github.com/hallmark-dev/hallmark/internal/store/postgres"
 	"github.com/hallmark-dev/hallmark/internal/store/sqlite"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
@@ -183,6 +182,7 @@ type serveStore interface {
 	ratelimit.Counter
 	systemlog.Store
 	issuance.Store
+	secretStore
 	edge.Challenges
 	brand.Store
 	eventhook.Store
@@ -276,15 +276,11 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	}
 
 	// Certificates: the master key, the issuer, the edge.
-	keyFile := c.MasterKeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(c.DataDir, "master.key")
-	}
-	box, err := sealed.LoadOrCreateKey(keyFile)
+	box, err := openSecrets(ctx, c, st, logger)
 	if err != nil {
-		return fmt.Errorf("--master-key-file: %w", err)
+		return err
 	}
-	issuer, caRoot, err := newIssuer(c, box, st, logger)
+	issuer, caRoot, err := newIssuer(ctx, c, box, st, logger)
 	if err != nil {
 		return err
 	}

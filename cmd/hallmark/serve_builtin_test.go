@@ -36,6 +36,8 @@ func TestServeBuiltInCA(t *testing.T) {
 func TestServeBuiltInCAPostgres(t *testing.T) {
 	url := pgtest.New(t)
 	t.Setenv("HALLMARK_DATABASE_URL", url)
+	// Required with PostgreSQL; made at this first start.
+	t.Setenv("HALLMARK_MASTER_KEY_FILE", filepath.Join(t.TempDir(), "master.key"))
 	h := testServeBuiltInCA(t)
 	if _, err := os.Stat(filepath.Join(h.dataDir, "hallmark.db")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("serve on PostgreSQL made an SQLite file too (%v)", err)

@@ -1,6 +1,7 @@
 package issuance
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/sealed"
+	"github.com/hallmark-dev/hallmark/internal/store"
 )
 
 // Lifetimes of the built-in CA's certificates.
@@ -53,6 +55,31 @@ type CA struct {
 
 var _ Issuer = (*CA)(nil)
 
+// CARecord is the built-in CA as stored: its certificates in PEM and its
+// keys (PKCS#8) sealed with the master key, each bound to its place by
+// CAKeyAAD. The same sealed bytes live in files (an embedded installation
+// from before the CA moved into the database) or in the database.
+type CARecord struct {
+	RootPEM               []byte
+	IntermediatePEM       []byte
+	SealedRootKey         []byte
+	SealedIntermediateKey []byte
+	Created               time.Time
+}
+
+// CAStore keeps the one built-in CA of an installation, shared by every
+// node on the database:
+//
+//	builtin_ca(id = 1, root_pem, intermediate_pem, root_key, intermediate_key, created)
+type CAStore interface {
+	// CA returns store.ErrNotFound when none is stored.
+	CA(ctx context.Context) (CARecord, error)
+	// PutCAIfAbsent stores rec unless a CA is stored already, in one
+	// transaction, and returns the CA stored: rec, or the one another node
+	// stored first.
+	PutCAIfAbsent(ctx context.Context, rec CARecord) (CARecord, error)
+}
+
 // LoadOrCreateCA loads the CA kept in dir, or creates it there. The
 // directory is made 0700 and the (sealed) key files 0600, also when they
 // existed with wider modes.
@@ -68,17 +95,83 @@ func LoadOrCreateCA(dir string, box *sealed.Box) (*CA, error) {
 			return nil, fmt.Errorf("built-in CA %s: making %s private: %w", dir, f, err)
 		}
 	}
-	ca, err := loadCA(dir, box)
+	rec, err := readCAFiles(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return createCA(dir, box, time.Now())
+		if rec, err = NewCARecord(box, time.Now()); err != nil {
+			return nil, err
+		}
+		if err := writeCAFiles(dir, rec); err != nil {
+			return nil, fmt.Errorf("built-in CA: %w", err)
+		}
+	} else if err != nil {
+		return nil, err
 	}
-	return ca, err
+	return openCA(rec, box, dir)
 }
 
-func createCA(dir string, box *sealed.Box, now time.Time) (*CA, error) {
+// LoadOrCreateStoredCA loads the CA kept in st, or creates one there.
+// Nodes starting at once on an empty database each make one; the first
+// stored is the CA of all, and the others open it.
+func LoadOrCreateStoredCA(ctx context.Context, st CAStore, box *sealed.Box) (*CA, error) {
+	rec, err := st.CA(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		fresh, err := NewCARecord(box, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		if rec, err = st.PutCAIfAbsent(ctx, fresh); err != nil {
+			return nil, fmt.Errorf("built-in CA: storing it: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("built-in CA: reading it: %w", err)
+	}
+	return openCA(rec, box, "in the database")
+}
+
+// OpenStoredCA opens the CA kept in st; an error matching
+// store.ErrNotFound when none is stored.
+func OpenStoredCA(ctx context.Context, st CAStore, box *sealed.Box) (*CA, error) {
+	rec, err := st.CA(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("built-in CA: reading it: %w", err)
+	}
+	return openCA(rec, box, "in the database")
+}
+
+// ImportCAFiles moves the CA kept in files under dir (where embedded
+// installations kept it before it lived in the database) into st, unless
+// st holds a CA already. The sealed keys move as they are: the master key
+// that opened them opens them in the database. It reports whether it
+// moved one; the files are left in place and no longer read.
+func ImportCAFiles(ctx context.Context, st CAStore, dir string, box *sealed.Box) (bool, error) {
+	switch _, err := st.CA(ctx); {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return false, fmt.Errorf("built-in CA: reading it: %w", err)
+	}
+	rec, err := readCAFiles(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	// Refuse files this master key cannot open before storing them.
+	if _, err := openCA(rec, box, dir); err != nil {
+		return false, err
+	}
+	stored, err := st.PutCAIfAbsent(ctx, rec)
+	if err != nil {
+		return false, fmt.Errorf("built-in CA %s: moving it into the database: %w", dir, err)
+	}
+	return bytes.Equal(stored.RootPEM, rec.RootPEM), nil
+}
+
+// NewCARecord makes a new root and intermediate, their keys sealed with box.
+func NewCARecord(box *sealed.Box, now time.Time) (CARecord, error) {
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return CARecord{}, err
 	}
 	rootTmpl := &x509.Certificate{
 		SerialNumber:          randomSerial(),
@@ -92,13 +185,13 @@ func createCA(dir string, box *sealed.Box, now time.Time) (*CA, error) {
 	}
 	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
 	if err != nil {
-		return nil, fmt.Errorf("built-in CA: creating root: %w", err)
+		return CARecord{}, fmt.Errorf("built-in CA: creating root: %w", err)
 	}
 	root, _ := x509.ParseCertificate(rootDER)
 
 	interKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return CARecord{}, err
 	}
 	interTmpl := &x509.Certificate{
 		SerialNumber:          randomSerial(),
@@ -114,69 +207,91 @@ func createCA(dir string, box *sealed.Box, now time.Time) (*CA, error) {
 	}
 	interDER, err := x509.CreateCertificate(rand.Reader, interTmpl, root, interKey.Public(), rootKey)
 	if err != nil {
-		return nil, fmt.Errorf("built-in CA: creating intermediate: %w", err)
+		return CARecord{}, fmt.Errorf("built-in CA: creating intermediate: %w", err)
 	}
-	inter, _ := x509.ParseCertificate(interDER)
-
-	for _, f := range []struct {
-		name string
+	rec := CARecord{RootPEM: pemCert(rootDER), IntermediatePEM: pemCert(interDER), Created: now.UTC()}
+	for _, k := range []struct {
 		key  crypto.Signer
-	}{{caRootKey, rootKey}, {caInterKey, interKey}} {
-		der, err := x509.MarshalPKCS8PrivateKey(f.key)
+		file string
+		dst  *[]byte
+	}{{rootKey, caRootKey, &rec.SealedRootKey}, {interKey, caInterKey, &rec.SealedIntermediateKey}} {
+		der, err := x509.MarshalPKCS8PrivateKey(k.key)
 		if err != nil {
-			return nil, err
+			return CARecord{}, err
 		}
-		if err := writeFileAtomic(filepath.Join(dir, f.name), box.Seal(der, caKeyAAD(f.name)), 0o600); err != nil {
-			return nil, fmt.Errorf("built-in CA: %w", err)
-		}
+		*k.dst = box.Seal(der, caKeyAAD(k.file))
+		clear(der)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, caInterCert), pemCert(interDER), 0o644); err != nil {
-		return nil, fmt.Errorf("built-in CA: %w", err)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, caRootCert), pemCert(rootDER), 0o644); err != nil {
-		return nil, fmt.Errorf("built-in CA: %w", err)
-	}
-	return &CA{root: root, rootPEM: pemCert(rootDER), inter: inter, interKey: interKey, now: time.Now}, nil
+	return rec, nil
 }
 
-func loadCA(dir string, box *sealed.Box) (*CA, error) {
-	rootPEM, err := os.ReadFile(filepath.Join(dir, caRootCert))
-	if err != nil {
-		return nil, err // fs.ErrNotExist: create
+// readCAFiles reads the CA's files under dir; fs.ErrNotExist when there is
+// no root.pem (no CA there).
+func readCAFiles(dir string) (CARecord, error) {
+	var rec CARecord
+	for _, f := range []struct {
+		name string
+		dst  *[]byte
+	}{{caRootCert, &rec.RootPEM}, {caInterCert, &rec.IntermediatePEM}, {caRootKey, &rec.SealedRootKey}, {caInterKey, &rec.SealedIntermediateKey}} {
+		b, err := os.ReadFile(filepath.Join(dir, f.name))
+		if err != nil {
+			if f.name == caRootCert {
+				return CARecord{}, err // fs.ErrNotExist: no CA here
+			}
+			return CARecord{}, fmt.Errorf("built-in CA %s: root exists but: %w", dir, err)
+		}
+		*f.dst = b
 	}
-	root, err := parsePEMCert(rootPEM)
-	if err != nil {
-		return nil, fmt.Errorf("built-in CA %s: %s: %w", dir, caRootCert, err)
+	if fi, err := os.Stat(filepath.Join(dir, caRootCert)); err == nil {
+		rec.Created = fi.ModTime().UTC()
 	}
-	interPEM, err := os.ReadFile(filepath.Join(dir, caInterCert))
-	if err != nil {
-		return nil, fmt.Errorf("built-in CA %s: root exists but: %w", dir, err)
+	return rec, nil
+}
+
+// writeCAFiles writes rec under dir, root.pem last.
+func writeCAFiles(dir string, rec CARecord) error {
+	for _, f := range []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{{caRootKey, rec.SealedRootKey, 0o600}, {caInterKey, rec.SealedIntermediateKey, 0o600},
+		{caInterCert, rec.IntermediatePEM, 0o644}, {caRootCert, rec.RootPEM, 0o644}} {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+			return err
+		}
 	}
-	inter, err := parsePEMCert(interPEM)
+	return nil
+}
+
+// openCA checks rec (the intermediate signed by the root, its key opening
+// with box and matching it) and returns the CA; where names rec's place in
+// errors.
+func openCA(rec CARecord, box *sealed.Box, where string) (*CA, error) {
+	root, err := parsePEMCert(rec.RootPEM)
 	if err != nil {
-		return nil, fmt.Errorf("built-in CA %s: %s: %w", dir, caInterCert, err)
+		return nil, fmt.Errorf("built-in CA %s: %s: %w", where, caRootCert, err)
+	}
+	inter, err := parsePEMCert(rec.IntermediatePEM)
+	if err != nil {
+		return nil, fmt.Errorf("built-in CA %s: %s: %w", where, caInterCert, err)
 	}
 	if err := inter.CheckSignatureFrom(root); err != nil {
-		return nil, fmt.Errorf("built-in CA %s: the intermediate is not signed by the root: %w", dir, err)
+		return nil, fmt.Errorf("built-in CA %s: the intermediate is not signed by the root: %w", where, err)
 	}
-	sealedKey, err := os.ReadFile(filepath.Join(dir, caInterKey))
+	der, err := box.Open(rec.SealedIntermediateKey, caKeyAAD(caInterKey))
 	if err != nil {
-		return nil, fmt.Errorf("built-in CA %s: %w", dir, err)
-	}
-	der, err := box.Open(sealedKey, caKeyAAD(caInterKey))
-	if err != nil {
-		return nil, fmt.Errorf("built-in CA %s: %s: %w (is --master-key-file the key this CA was created with?)", dir, caInterKey, err)
+		return nil, fmt.Errorf("built-in CA %s: %s: %w (is --master-key-file the key this CA was created with?)", where, caInterKey, err)
 	}
 	defer clear(der)
 	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("built-in CA %s: %s: %w", dir, caInterKey, err)
+		return nil, fmt.Errorf("built-in CA %s: %s: %w", where, caInterKey, err)
 	}
 	key, ok := k.(*ecdsa.PrivateKey)
 	if !ok || !key.PublicKey.Equal(inter.PublicKey) {
-		return nil, fmt.Errorf("built-in CA %s: %s does not match %s", dir, caInterKey, caInterCert)
+		return nil, fmt.Errorf("built-in CA %s: %s does not match %s", where, caInterKey, caInterCert)
 	}
-	return &CA{root: root, rootPEM: rootPEM, inter: inter, interKey: key, now: time.Now}, nil
+	return &CA{root: root, rootPEM: rec.RootPEM, inter: inter, interKey: key, now: time.Now}, nil
 }
 
 // RootPEM is the root certificate, served at GET /api/v1/ca/root.pem.

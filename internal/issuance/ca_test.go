@@ -108,3 +108,81 @@ func TestBuiltinCA(t *testing.T) {
 		t.Error("a key sealed for one name opened under another")
 	}
 }
+
+// The CA in a store: created once, reopened from the store, refused with
+// another master key, and an earlier CA's files moved in with the same root.
+func TestStoredCA(t *testing.T) {
+	box, _ := sealed.New(bytes.Repeat([]byte{9}, 32))
+	t.Run("create-then-load", func(t *testing.T) {
+		st := issuance.NewMemStore()
+		ca, err := issuance.LoadOrCreateStoredCA(t.Context(), st, box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := issuance.LoadOrCreateStoredCA(t.Context(), st, box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(again.RootPEM(), ca.RootPEM()) {
+			t.Error("reloaded CA has another root")
+		}
+		rec, _ := st.CA(t.Context())
+		if bytes.Contains(rec.SealedIntermediateKey, []byte("PRIVATE")) || bytes.Contains(rec.SealedRootKey, []byte("PRIVATE")) {
+			t.Error("a stored CA key is not sealed")
+		}
+		other, _ := sealed.New(bytes.Repeat([]byte{8}, 32))
+		if _, err := issuance.LoadOrCreateStoredCA(t.Context(), st, other); err == nil || !strings.Contains(err.Error(), "master-key-file") {
+			t.Errorf("opening with another key: %v, want an error naming --master-key-file", err)
+		}
+	})
+	t.Run("import-files", func(t *testing.T) {
+		dir := t.TempDir()
+		files, err := issuance.LoadOrCreateCA(dir, box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := issuance.NewMemStore()
+		moved, err := issuance.ImportCAFiles(t.Context(), st, dir, box)
+		if err != nil || !moved {
+			t.Fatalf("ImportCAFiles = %v, %v; want moved", moved, err)
+		}
+		ca, err := issuance.LoadOrCreateStoredCA(t.Context(), st, box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ca.RootPEM(), files.RootPEM()) {
+			t.Error("the CA moved into the store has another root")
+		}
+		leaf, err := ca.Issue(t.Context(), issuance.Request{Name: "a.acme.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(files.Root())
+		if _, err := leaf.Leaf().Verify(x509.VerifyOptions{Roots: roots, Intermediates: poolOf(leaf.Chain[1:])}); err != nil {
+			t.Errorf("a leaf of the moved CA does not verify against the files' root: %v", err)
+		}
+		if moved, err := issuance.ImportCAFiles(t.Context(), st, dir, box); err != nil || moved {
+			t.Errorf("second ImportCAFiles = %v, %v; want nothing moved", moved, err)
+		}
+		if moved, err := issuance.ImportCAFiles(t.Context(), issuance.NewMemStore(), t.TempDir(), box); err != nil || moved {
+			t.Errorf("ImportCAFiles of an empty dir = %v, %v; want nothing moved", moved, err)
+		}
+		other, _ := sealed.New(bytes.Repeat([]byte{8}, 32))
+		fresh := issuance.NewMemStore()
+		if _, err := issuance.ImportCAFiles(t.Context(), fresh, dir, other); err == nil {
+			t.Error("files sealed with another key were moved")
+		}
+		if _, err := fresh.CA(t.Context()); err == nil {
+			t.Error("files that do not open were stored")
+		}
+	})
+}
+
+func poolOf(certs []*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
+}

@@ -15,9 +15,13 @@ type MemStore struct {
 	certs      map[string]Record
 	accounts   map[string]Account
 	challenges map[string]Challenge // type + "\x00" + key
+	ca         *CARecord
 }
 
-var _ Store = (*MemStore)(nil)
+var (
+	_ Store   = (*MemStore)(nil)
+	_ CAStore = (*MemStore)(nil)
+)
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
@@ -119,4 +123,22 @@ func (m *MemStore) HTTP01KeyAuth(_ context.Context, token string) (string, error
 // TLSALPN01KeyAuth implements edge.Challenges.
 func (m *MemStore) TLSALPN01KeyAuth(_ context.Context, name string) (string, error) {
 	return m.keyAuth(TLSALPN01, strings.ToLower(name))
+}
+
+func (m *MemStore) CA(context.Context) (CARecord, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.ca == nil {
+		return CARecord{}, store.ErrNotFound
+	}
+	return *m.ca, nil
+}
+
+func (m *MemStore) PutCAIfAbsent(_ context.Context, rec CARecord) (CARecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ca == nil {
+		m.ca = &rec
+	}
+	return *m.ca, nil
 }

@@ -137,3 +137,39 @@ func TestKeyNeverFormatted(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckValue(t *testing.T) {
+	a, _ := New(bytes.Repeat([]byte{1}, KeySize))
+	b, _ := New(bytes.Repeat([]byte{2}, KeySize))
+	check := a.CheckValue()
+	if !a.Matches(check) {
+		t.Error("a key does not match its own check value")
+	}
+	if b.Matches(check) {
+		t.Error("another key matches the check value")
+	}
+	if bytes.Contains(check, bytes.Repeat([]byte{1}, KeySize)) {
+		t.Error("the check value holds the key")
+	}
+	if a.Matches(a.Seal(checkPlaintext, []byte("elsewhere"))) || a.Matches(nil) {
+		t.Error("a value sealed for another place, or none, matches")
+	}
+}
+
+func TestLoadKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	if _, err := LoadKey(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LoadKey of a missing file: %v, want ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Error("LoadKey created the file")
+	}
+	a, err := LoadOrCreateKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadKey(path)
+	if err != nil || !b.Matches(a.CheckValue()) {
+		t.Errorf("LoadKey of the created key: %v; matches %v", err, err == nil && b.Matches(a.CheckValue()))
+	}
+}

@@ -1,6 +1,7 @@
 package tenant_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -46,6 +47,22 @@ func TestBootstrap(t *testing.T) {
 		}
 		if _, err := s.Authenticate(ctx, "operator-token-0123456789"); err != nil {
 			t.Fatalf("Authenticate(given) = %v", err)
+		}
+	})
+	t.Run("ok/given-raced-by-another-node", func(t *testing.T) {
+		// Another node stores the same token between this one's count and
+		// its insert: the count is made to miss it.
+		st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		s := tenant.NewService(blindCount{st}, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if _, created, err := s.Bootstrap(ctx, "operator-token-0123456789"); err != nil || !created {
+			t.Fatalf("first Bootstrap: created %v, %v", created, err)
+		}
+		if secret, created, err := s.Bootstrap(ctx, "operator-token-0123456789"); err != nil || created || secret != "" {
+			t.Fatalf("raced Bootstrap = %q, %v, %v; want nothing new and no error", secret, created, err)
 		}
 	})
 	t.Run("fail/short", func(t *testing.T) {
@@ -102,3 +119,8 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("CreateToken by an org token = %v, want ErrForbidden", err)
 	}
 }
+
+// blindCount is a store whose token count misses the tokens stored.
+type blindCount struct{ *sqlite.Store }
+
+func (blindCount) CountTokens(context.Context) (int, error) { return 0, nil }

@@ -13,8 +13,9 @@ import (
 )
 
 var (
-	_ issuance.Store  = (*Store)(nil)
-	_ edge.Challenges = (*Store)(nil)
+	_ issuance.Store   = (*Store)(nil)
+	_ issuance.CAStore = (*Store)(nil)
+	_ edge.Challenges  = (*Store)(nil)
 )
 
 type execer interface {

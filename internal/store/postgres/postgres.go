@@ -58,6 +58,7 @@ const migrationLock = 0x68616c6c6d61726b // "hallmark"
 type Store struct {
 	sqlcommon.Sessions
 	sqlcommon.RateCounts
+	sqlcommon.Secrets
 	db     pool
 	url    string // for connections of its own (LISTEN); never logged
 	logger *slog.Logger
@@ -90,6 +91,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	begin := func(ctx context.Context) (sqlcommon.Tx, error) { return s.begin(ctx) }
 	s.Sessions = sqlcommon.Sessions{Read: s.db, Write: s.db, Begin: begin}
 	s.RateCounts = sqlcommon.RateCounts{Begin: begin}
+	s.Secrets = sqlcommon.Secrets{Read: s.db, Begin: begin, MapErr: mapErr}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening database: %w", err)

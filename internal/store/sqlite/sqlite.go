@@ -47,6 +47,7 @@ var migrations embed.FS
 type Store struct {
 	sqlcommon.Sessions
 	sqlcommon.RateCounts
+	sqlcommon.Secrets
 	write  *sql.DB // one connection, BEGIN IMMEDIATE
 	read   *sql.DB // read-only pool
 	logger *slog.Logger
@@ -96,6 +97,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	begin := func(ctx context.Context) (sqlcommon.Tx, error) { return write.BeginTx(ctx, nil) }
 	s.Sessions = sqlcommon.Sessions{Read: read, Write: write, Begin: begin}
 	s.RateCounts = sqlcommon.RateCounts{Begin: begin}
+	s.Secrets = sqlcommon.Secrets{Read: read, Begin: begin, MapErr: mapErr}
 	return s, nil
 }
 

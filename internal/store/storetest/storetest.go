@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every storage backend passes:
 // the contracts of customdomain.Store, tenant.Store, systemlog.Store,
-// issuance.Store, edge.Challenges, brand.Store and eventhook.Store,
+// issuance.Store and CAStore, the master key check, edge.Challenges, brand.Store and eventhook.Store,
 // checked through their interfaces only. A backend's test calls Run with a
 // function that opens an empty store.
 package storetest
@@ -30,6 +30,12 @@ type Backend interface {
 	systemlog.Store
 	systemlog.Pruner
 	issuance.Store
+	issuance.CAStore
+	// MasterKeyCheck returns store.ErrNotFound when none is stored;
+	// PutMasterKeyCheckIfAbsent stores one unless one is, and returns the
+	// stored one.
+	MasterKeyCheck(ctx context.Context) ([]byte, error)
+	PutMasterKeyCheckIfAbsent(ctx context.Context, check []byte) ([]byte, error)
 	edge.Challenges
 	brand.Store
 	eventhook.Store
@@ -47,4 +53,5 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("certificates", func(t *testing.T) { runCertificates(t, open) })
 	t.Run("brands", func(t *testing.T) { runBrands(t, open) })
 	t.Run("hooks", func(t *testing.T) { runHooks(t, open) })
+	t.Run("secrets", func(t *testing.T) { runSecrets(t, open) })
 }
