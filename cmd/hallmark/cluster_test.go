@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -123,29 +122,6 @@ func startAll(t testing.TB, nodes []*node) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// try is an API call that reports instead of failing the test, for
-// goroutines and for calls expected to fail.
-func (h *hallmark) try(method, path, token string, body any) (int, http.Header, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, "http://"+h.api+path, rd)
-	req.Header.Set("Authorization", "SSWS "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	c := http.Client{Timeout: 15 * time.Second}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, b, nil
 }
 
 // TestClusterThreeNodes is issue 10's story: three `hallmark serve`

@@ -215,6 +215,21 @@ func (d e2eDomain) finding(id string) (string, bool) {
 // call sends a JSON request to the API with token.
 func (h *hallmark) call(method, path, token string, body any, out any) int {
 	h.t.Helper()
+	st, _, b, err := h.try(method, path, token, body)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			h.t.Fatalf("%s %s: decoding %s: %v", method, path, b, err)
+		}
+	}
+	return st
+}
+
+// try is an API call that reports instead of failing the test, for
+// goroutines and for calls expected to fail.
+func (h *hallmark) try(method, path, token string, body any) (int, http.Header, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -225,18 +240,14 @@ func (h *hallmark) call(method, path, token string, body any, out any) int {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	c := http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Do(req)
 	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			h.t.Fatalf("%s %s: decoding %s: %v", method, path, b, err)
-		}
-	}
-	return resp.StatusCode
+	return resp.StatusCode, resp.Header, b, nil
 }
 
 func (h *hallmark) create(token, name, source string) e2eDomain {

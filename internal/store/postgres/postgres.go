@@ -23,9 +23,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,32 +107,6 @@ func (s *Store) Close() error { return s.db.Close() }
 // migrate applies, in one transaction holding the migration lock, every
 // migrations/NNNN_*.sql file whose version is not yet in schema_migrations.
 func (s *Store) migrate(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	type migration struct {
-		version int
-		name    string
-	}
-	var ms []migration
-	for _, f := range files {
-		base := strings.TrimPrefix(f, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return fmt.Errorf("migration %s: name must start with a positive number and _", base)
-		}
-		ms = append(ms, migration{v, f})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			// Two branches took one number: one of them would never apply.
-			return fmt.Errorf("migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
-		}
-	}
-
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
@@ -143,62 +115,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(migrationLock)); err != nil {
 		return fmt.Errorf("taking the migration lock: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY,
-		applied BIGINT NOT NULL
-	)`); err != nil {
-		return err
-	}
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return err
-	}
-	if latest := ms[len(ms)-1].version; current > latest {
-		return fmt.Errorf("the database has schema version %d, newer than this program's %d; run a newer hallmark", current, latest)
-	}
-	// Every migration not recorded is applied, in order: branches that
-	// added migrations side by side land in any order.
-	done := map[int]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	applied, version, err := sqlcommon.Migrate(ctx, tx, tx.Tx, migrations, "BIGINT")
 	if err != nil {
 		return err
-	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return err
-		}
-		done[v] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	applied := 0
-	for _, m := range ms {
-		if done[m.version] {
-			continue
-		}
-		body, err := migrations.ReadFile(m.name)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Tx.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("%s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`,
-			m.version, time.Now().UnixNano()); err != nil {
-			return fmt.Errorf("%s: %w", m.name, err)
-		}
-		applied++
-		current = max(current, m.version)
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
 	if applied > 0 {
-		s.logger.Info("database migrated", "applied", applied, "version", current)
+		s.logger.Info("database migrated", "applied", applied, "version", version)
 	}
 	return nil
 }
