@@ -56,7 +56,7 @@ func (s mintSource) Lookup(ctx context.Context, name string) (edge.Entry, error)
 }
 
 func benchEdge(b *testing.B, ca *issuance.CA) *edge.Edge {
-	e, err := edge.New(edge.Config{CacheSize: 16384}, mintSource{ca}, issuance.NewMemStore(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e, err := edge.New(edge.Config{}, mintSource{ca}, issuance.NewMemStore(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}
