@@ -7,9 +7,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -179,6 +182,7 @@ func runBench(ctx context.Context, args []string) error {
 	rssAfterFlood := procRSS(edge.p.pid())
 
 	report(c, edge, bare, peers, hs, proxied, rssAfterHS, rssAfterLoad, rssAfterFlood, time.Since(floodStart))
+	fmt.Printf("hallmark /metrics: %s\n", edgeMetrics(api))
 	fmt.Printf("load average after: %s\n", loadAverage())
 	return nil
 }
@@ -242,6 +246,23 @@ func report(c benchConfig, edge, bare *server, peers []*server, hs map[*server]r
 	for _, p := range peers {
 		fmt.Printf("%s RSS: %s\n", p.name, mib(procRSS(p.p.pid())))
 	}
+}
+
+// edgeMetrics reads the edge's cache figures from hallmark's /metrics.
+func edgeMetrics(api string) string {
+	resp, err := http.Get("http://" + api + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	var out []string
+	for line := range strings.Lines(string(b)) {
+		if strings.HasPrefix(line, "hallmark_edge_") {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
