@@ -25,6 +25,7 @@ type benchConfig struct {
 	hsWorkers, reqWorkers int
 	conns                 int
 	flood                 int
+	hallmarkEnv           string
 }
 
 func runBench(ctx context.Context, args []string) error {
@@ -40,6 +41,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&c.reqWorkers, "request-workers", 16, "concurrent proxied requests")
 	fs.IntVar(&c.conns, "conns", 4, "client transports the request workers share (HTTP/2: connections)")
 	fs.IntVar(&c.flood, "flood", 20_000, "handshakes with unknown names at the end (memory must stay bounded)")
+	fs.StringVar(&c.hallmarkEnv, "hallmark-env", "", "space-separated NAME=value set for hallmark serve only (GOGC=200, say)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,7 +57,7 @@ func runBench(ctx context.Context, args []string) error {
 		return err
 	}
 	data := filepath.Join(c.dir, "data")
-	fmt.Printf("hallmark-bench: %s, %d names stored, %d hot; load average before: %s\n", hallmark, c.stored, c.hot, loadAverage())
+	fmt.Printf("hallmark-bench: %s %s, %d names stored, %d hot; load average before: %s\n", c.hallmarkEnv, hallmark, c.stored, c.hot, loadAverage())
 	if !seeded(data, c.stored) {
 		os.RemoveAll(data)
 		fmt.Fprintf(os.Stderr, "seeding %s (once; kept for later runs)\n", data)
@@ -84,7 +86,7 @@ func runBench(ctx context.Context, args []string) error {
 
 	// hallmark serve itself.
 	api, https, plain := must(freeAddr()), must(freeAddr()), must(freeAddr())
-	hp, err := start("hallmark", logs, nil, hallmark, "serve", "--data-dir", data,
+	hp, err := start("hallmark", logs, strings.Fields(c.hallmarkEnv), hallmark, "serve", "--data-dir", data,
 		"--api-addr", api, "--https-addr", https, "--http-addr", plain, "--upstream", "http://"+upAddr,
 		"--dns-resolvers", "127.0.0.1:9", "--bootstrap-token", "bench-operator-token-0123456789", "--log-level", "error")
 	if err != nil {
