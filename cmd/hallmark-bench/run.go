@@ -250,7 +250,8 @@ func report(c benchConfig, edge, bare *server, peers []*server, hs map[*server]r
 	}
 }
 
-// edgeMetrics reads the edge's cache figures from hallmark's /metrics.
+// edgeMetrics reads the edge's cache figures and the Go heap from
+// hallmark's /metrics.
 func edgeMetrics(api string) string {
 	resp, err := http.Get("http://" + api + "/metrics")
 	if err != nil {
@@ -260,7 +261,8 @@ func edgeMetrics(api string) string {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	var out []string
 	for line := range strings.Lines(string(b)) {
-		if strings.HasPrefix(line, "hallmark_edge_") {
+		if strings.HasPrefix(line, "hallmark_edge_") || strings.HasPrefix(line, "go_memstats_heap_inuse_bytes ") ||
+			strings.HasPrefix(line, "go_memstats_heap_released_bytes ") || strings.HasPrefix(line, "go_memstats_sys_bytes ") {
 			out = append(out, strings.TrimSpace(line))
 		}
 	}
