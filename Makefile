@@ -53,6 +53,13 @@ bench: ## Run the benchmarks (see BENCHMARKS.md; the system log's at 10,000 and 
 	$(GO) test -run '^$$' -bench BenchmarkQueryEvents -benchtime 50x -timeout 60m ./internal/store/sqlite/
 	$(GO) test -run '^$$' -bench CreateToCompleted -benchtime 10000x ./internal/customdomain/
 
+.PHONY: bench-edge
+bench-edge: build ## Measure the real `hallmark serve` beside bare crypto/tls (and caddy, nginx where installed) on loopback: handshakes, proxying, RSS (minutes; seeds 100,000 names once into BENCH_EDGE_DIR)
+	$(GO) build -o bin/hallmark-bench ./cmd/hallmark-bench
+	./bin/hallmark-bench run -hallmark bin/hallmark -dir $(BENCH_EDGE_DIR)
+
+BENCH_EDGE_DIR ?= $(or $(TMPDIR),/tmp)/hallmark-bench-edge
+
 .PHONY: fuzz
 fuzz: ## Fuzz name normalisation, the log filter parser, the API's JSON decoding and the console's next for 30s each
 	$(GO) test -run '^$$' -fuzz FuzzNormalizeName -fuzztime 30s ./internal/customdomain/

@@ -20,6 +20,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/dnscheck/dnstest"
 	"github.com/hallmark-dev/hallmark/internal/sealed"
 	"github.com/hallmark-dev/hallmark/internal/store/postgres/pgtest"
+	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
 
 // node is one `hallmark serve` process of a cluster, on a loopback
@@ -420,6 +421,7 @@ func TestClusterOneOwnerPerName(t *testing.T) {
 	nodes := newCluster(t, 2, pg.URL(), world, freePort(t), freePort(t))
 	startAll(t, nodes)
 	tokens := make([]string, 2)
+	orgs := make([]string, 2)
 	for i := range tokens {
 		var org struct{ ID string }
 		if st := nodes[0].call("POST", "/api/v1/orgs", e2eToken, map[string]string{"name": fmt.Sprintf("Org %d", i)}, &org); st != 201 {
@@ -429,8 +431,28 @@ func TestClusterOneOwnerPerName(t *testing.T) {
 		if st := nodes[0].call("POST", "/api/v1/orgs/"+org.ID+"/tokens", e2eToken, map[string]string{"name": "admin"}, &tok); st != 201 {
 			t.Fatalf("create token: %d", st)
 		}
-		tokens[i] = tok.Token
+		tokens[i], orgs[i] = tok.Token, org.ID
 	}
+	// A token revoked on one node stops working on the other at once (its
+	// revocation is announced), not after the token cache's TTL.
+	var tok struct{ ID, Token string }
+	if st := nodes[0].call("POST", "/api/v1/orgs/"+orgs[0]+"/tokens", e2eToken, map[string]string{"name": "short-lived"}, &tok); st != 201 {
+		t.Fatalf("create token: %d", st)
+	}
+	if st := nodes[1].call("GET", "/api/v1/domains", tok.Token, nil, nil); st != 200 {
+		t.Fatalf("the new token on node1: %d", st)
+	}
+	if st := nodes[0].call("DELETE", "/api/v1/orgs/"+orgs[0]+"/tokens/"+tok.ID, e2eToken, nil, nil); st != 204 {
+		t.Fatalf("revoke: %d", st)
+	}
+	revoked := time.Now()
+	for nodes[1].call("GET", "/api/v1/domains", tok.Token, nil, nil) != 401 {
+		if time.Since(revoked) >= tenant.TokenCacheTTL-time.Second {
+			t.Fatalf("node1 still accepted a token revoked on node0 %v later: the revocation was not announced", time.Since(revoked))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
 	const rounds = 12
 	for r := range rounds {
 		name := fmt.Sprintf("race%02d.acme.test", r)

@@ -59,6 +59,7 @@ type serveConfig struct {
 
 	HTTPSAddr      string
 	HTTPAddr       string
+	EdgeCacheSize  int
 	ACMEDirectory  string
 	ACMEEmail      string
 	ACMECARoot     string
@@ -107,6 +108,7 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	f.IntVar(&c.Workers, "workers", 8, "background DNS checks run at once")
 	f.StringVar(&c.HTTPSAddr, "https-addr", ":8443", "TLS for tenants' domains (SNI)")
 	f.StringVar(&c.HTTPAddr, "http-addr", ":8081", "plain HTTP: ACME http-01 answers, redirect to HTTPS")
+	f.IntVar(&c.EdgeCacheSize, "edge-cache-size", edge.DefaultCacheSize, "certificates the edge keeps in memory (about 1.2 KB each); set it above the number of names served at once, or handshakes of evicted names read the store")
 	f.StringVar(&c.ACMEDirectory, "acme-directory", "", "ACME directory URL of the CA; empty selects the built-in CA")
 	f.StringVar(&c.ACMEEmail, "acme-email", "", "ACME account contact")
 	f.StringVar(&c.ACMECARoot, "acme-ca-root", "", "PEM file of an extra root trusted when talking to the ACME server (test CAs)")
@@ -227,6 +229,9 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger = logger.With("node", node)
+	if c.EdgeCacheSize <= 0 {
+		return usageError("--edge-cache-size %d: want a positive number of certificates", c.EdgeCacheSize)
+	}
 	for _, r := range c.DNSResolvers {
 		if _, _, err := net.SplitHostPort(r); err != nil {
 			return usageError("--dns-resolvers: %q is not ip:port", r)
@@ -294,12 +299,18 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 			return usageError("--upstream: %v; %s", err, upstream.Hint)
 		}
 	}
-	edgeSrv, err := edge.New(edge.Config{HTTPSAddr: c.HTTPSAddr, HTTPAddr: c.HTTPAddr, DefaultUpstream: defaultUpstream},
+	edgeSrv, err := edge.New(edge.Config{HTTPSAddr: c.HTTPSAddr, HTTPAddr: c.HTTPAddr, DefaultUpstream: defaultUpstream, CacheSize: c.EdgeCacheSize},
 		&edgeSource{domains: domains, orgs: st, brands: st, box: box, logger: logger}, st, logger.With("component", "edge"))
 	if err != nil {
 		return usageError("%v", err)
 	}
 	domains.UseCertificates(customdomain.Certificates{Certifier: keeper, Keeper: keeper, Edge: edgeSrv})
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hallmark_edge_certificates_cached", Help: "Certificates the edge holds in memory (at most --edge-cache-size)."},
+			func() float64 { return float64(edgeSrv.Cached()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hallmark_edge_certificate_evictions_total", Help: "Certificates dropped from memory to make room; rising steadily, --edge-cache-size is below the names in use."},
+			func() float64 { return float64(edgeSrv.Evicted()) }),
+	)
 	httpsLn, err := net.Listen("tcp", c.HTTPSAddr)
 	if err != nil {
 		return fmt.Errorf("--https-addr: %w", err)
@@ -311,6 +322,19 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	}
 	defer httpLn.Close()
 	tenants := tenant.NewService(st, events, domains, logger)
+	if n, ok := st.(interface {
+		TokenNotices(ctx context.Context, forget func(id string))
+	}); ok {
+		// Another node's revocation reaches this node's token cache at
+		// once; after a lost connection every cached token is re-read.
+		n.TokenNotices(ctx, func(id string) {
+			if id == "" {
+				tenants.ForgetTokens()
+			} else {
+				tenants.ForgetToken(id)
+			}
+		})
+	}
 	secret, created, err := tenants.Bootstrap(ctx, c.BootstrapToken)
 	if err != nil {
 		return err

@@ -270,3 +270,18 @@ func testServeBuiltInCA(t *testing.T) *hallmark {
 	})
 	return h
 }
+
+// A --edge-cache-size that holds no certificate is refused, naming the flag,
+// with the usage exit status.
+func TestServeRefusesBadEdgeCacheSize(t *testing.T) {
+	for _, v := range []string{"0", "-5"} {
+		var out syncBuffer
+		err := run(t.Context(), []string{"serve", "--data-dir", t.TempDir(), "--edge-cache-size", v}, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), "--edge-cache-size") {
+			t.Fatalf("serve --edge-cache-size %s: %v, want a refusal naming --edge-cache-size", v, err)
+		}
+		if code := exitCode(err, io.Discard); code != 2 {
+			t.Errorf("serve --edge-cache-size %s: exit status %d, want 2", v, code)
+		}
+	}
+}

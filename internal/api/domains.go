@@ -17,16 +17,16 @@ import (
 // domainJSON is Okta's DomainResponse plus Hallmark's diagnosis and
 // verification schedule.
 type domainJSON struct {
-	ID                    string              `json:"id"`
-	Domain                string              `json:"domain"`
-	CertificateSourceType string              `json:"certificateSourceType"`
-	ValidationStatus      string              `json:"validationStatus"`
-	DNSRecords            []recordJSON        `json:"dnsRecords"`
-	PublicCertificate     *certificateJSON    `json:"publicCertificate,omitempty"`
-	BrandID               string              `json:"brandId"`
-	Links                 map[string]linkJSON `json:"_links"`
-	Diagnosis             []finding.Finding   `json:"diagnosis"`
-	Verification          verificationJSON    `json:"verification"`
+	ID                    string            `json:"id"`
+	Domain                string            `json:"domain"`
+	CertificateSourceType string            `json:"certificateSourceType"`
+	ValidationStatus      string            `json:"validationStatus"`
+	DNSRecords            []recordJSON      `json:"dnsRecords"`
+	PublicCertificate     *certificateJSON  `json:"publicCertificate,omitempty"`
+	BrandID               string            `json:"brandId"`
+	Links                 domainLinksJSON   `json:"_links"`
+	Diagnosis             []finding.Finding `json:"diagnosis"`
+	Verification          verificationJSON  `json:"verification"`
 	// MovedSince is set while the name no longer points here.
 	MovedSince string `json:"movedSince,omitempty"`
 	// Renewal is the managed certificate's renewal plan.
@@ -53,6 +53,23 @@ type certificateJSON struct {
 	Fingerprint string `json:"fingerprint"`
 	Expiration  string `json:"expiration"`
 }
+
+// domainLinksJSON are a domain's links, in the order a map's keys would
+// be encoded (sorted), without building a map for every domain of a page.
+type domainLinksJSON struct {
+	Brand       linkJSON  `json:"brand"`
+	Certificate *linkJSON `json:"certificate,omitempty"`
+	Self        linkJSON  `json:"self"`
+	Verify      linkJSON  `json:"verify"`
+}
+
+// The methods links allow, shared by every response (never modified).
+var (
+	allowGet          = hintsJSON{Allow: []string{"GET"}}
+	allowPost         = hintsJSON{Allow: []string{"POST"}}
+	allowPut          = hintsJSON{Allow: []string{"PUT"}}
+	allowGetPutDelete = hintsJSON{Allow: []string{"GET", "PUT", "DELETE"}}
+)
 
 type linkJSON struct {
 	Href  string    `json:"href"`
@@ -89,15 +106,21 @@ func baseURL(r *http.Request) string {
 }
 
 func (s *Server) domainJSON(r *http.Request, d customdomain.Domain) domainJSON {
-	self := baseURL(r) + "/api/v1/domains/" + d.ID
+	return s.domainJSONAt(baseURL(r), d)
+}
+
+// domainJSONAt renders d with links under base (baseURL of the request),
+// computed once for a page of domains.
+func (s *Server) domainJSONAt(base string, d customdomain.Domain) domainJSON {
+	self := base + "/api/v1/domains/" + d.ID
 	out := domainJSON{
 		ID: d.ID, Domain: d.Name, CertificateSourceType: string(d.CertSource),
 		ValidationStatus: string(d.Status), BrandID: d.BrandID,
 		Diagnosis: d.Diagnosis,
-		Links: map[string]linkJSON{
-			"self":   {Href: self, Hints: hintsJSON{Allow: []string{"GET", "PUT", "DELETE"}}},
-			"verify": {Href: self + "/verify", Hints: hintsJSON{Allow: []string{"POST"}}},
-			"brand":  {Href: baseURL(r) + "/api/v1/brands/" + d.BrandID, Hints: hintsJSON{Allow: []string{"GET"}}},
+		Links: domainLinksJSON{
+			Self:   linkJSON{Href: self, Hints: allowGetPutDelete},
+			Verify: linkJSON{Href: self + "/verify", Hints: allowPost},
+			Brand:  linkJSON{Href: base + "/api/v1/brands/" + d.BrandID, Hints: allowGet},
 		},
 		Verification: verificationJSON{
 			LastCheckedAt: oktaTime(d.LastChecked),
@@ -109,7 +132,7 @@ func (s *Server) domainJSON(r *http.Request, d customdomain.Domain) domainJSON {
 	if !d.Status.Proven() {
 		out.Verification.WindowEndsAt = oktaTime(d.WindowStart.Add(s.domains.Config().VerifyWindow))
 	} else {
-		out.Links["certificate"] = linkJSON{Href: self + "/certificate", Hints: hintsJSON{Allow: []string{"PUT"}}}
+		out.Links.Certificate = &linkJSON{Href: self + "/certificate", Hints: allowPut}
 	}
 	if out.Diagnosis == nil {
 		out.Diagnosis = []finding.Finding{}
@@ -123,7 +146,9 @@ func (s *Server) domainJSON(r *http.Request, d customdomain.Domain) domainJSON {
 	if d.CertSource == customdomain.Managed && (d.Cert.Has() || d.IssueAttempts > 0) {
 		out.Renewal = &renewalJSON{RenewAt: oktaTime(d.Cert.RenewAt), Attempts: d.IssueAttempts, NextAttemptAt: oktaTime(d.IssueRetryAt)}
 	}
-	for _, rec := range s.domains.Records(d) {
+	recs := s.domains.Records(d)
+	out.DNSRecords = make([]recordJSON, 0, len(recs))
+	for _, rec := range recs {
 		out.DNSRecords = append(out.DNSRecords, recordJSON{
 			RecordType: rec.Type, FQDN: rec.FQDN, Values: rec.Values, Expiration: oktaTime(rec.Expiration),
 		})
@@ -186,15 +211,16 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := struct {
-		Domains []domainJSON `json:"domains"`
-	}{Domains: []domainJSON{}}
 	more := len(ds) > limit
 	if more {
 		ds = ds[:limit]
 	}
+	out := struct {
+		Domains []domainJSON `json:"domains"`
+	}{Domains: make([]domainJSON, 0, len(ds))}
+	base := baseURL(r)
 	for _, d := range ds {
-		out.Domains = append(out.Domains, s.domainJSON(r, d))
+		out.Domains = append(out.Domains, s.domainJSONAt(base, d))
 	}
 	w.Header().Add("Link", `<`+baseURL(r)+r.URL.Path+`?limit=`+strconv.Itoa(limit)+`>; rel="self"`)
 	if more {

@@ -12,18 +12,29 @@ import (
 // atomic bit. Eviction is CLOCK (second chance), which approximates LRU
 // without reordering a list on every hit. Entries may expire (the negative
 // cache); expires zero means never.
+//
+// The bound is on the whole cache, not on each shard: names hash unevenly,
+// and a per-shard bound evicted names from full shards while others had
+// room (a cache of 10,000 held about 9,700 of 10,000 hot names). A new name
+// is stored without eviction while the cache holds fewer than its limit;
+// beyond, it takes the place of a victim in its own shard (an expired entry
+// first, else an unreferenced one). The count may exceed the limit for a
+// moment (a name landing in an empty shard of a full cache is stored, and
+// an entry of another shard evicted right after).
 type cache[V any] struct {
-	seed   maphash.Seed
-	shards []shard[V]
+	seed    maphash.Seed
+	limit   int64
+	n       atomic.Int64 // entries held
+	evicted atomic.Int64 // entries dropped for want of room
+	shards  []shard[V]
 }
 
 type shard[V any] struct {
-	mu    sync.RWMutex
-	m     map[string]*slot[V]
-	ring  []*slot[V]
-	hand  int
-	limit int
-	gen   uint64 // bumped by Delete and Set: a fill started before is stale
+	mu   sync.RWMutex
+	m    map[string]*slot[V]
+	ring []*slot[V]
+	hand int
+	gen  uint64 // bumped by Delete and Set: a fill started before is stale
 }
 
 type slot[V any] struct {
@@ -41,10 +52,9 @@ func newCache[V any](size int) *cache[V] {
 	if size < n*4 {
 		n = max(1, size/4)
 	}
-	c := &cache[V]{seed: maphash.MakeSeed(), shards: make([]shard[V], n)}
-	per := (size + n - 1) / n
+	c := &cache[V]{seed: maphash.MakeSeed(), limit: int64(size), shards: make([]shard[V], n)}
 	for i := range c.shards {
-		c.shards[i] = shard[V]{m: make(map[string]*slot[V]), limit: per}
+		c.shards[i] = shard[V]{m: make(map[string]*slot[V])}
 	}
 	return c
 }
@@ -81,9 +91,12 @@ func (c *cache[V]) Gen(name string) uint64 {
 func (c *cache[V]) Set(name string, v V, expires time.Time) {
 	s := c.shard(name)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.gen++
-	s.set(name, v, expires)
+	over := c.set(s, name, v, expires)
+	s.mu.Unlock()
+	if over {
+		c.shrink(s)
+	}
 }
 
 // SetIfGen stores name unless Set or Delete ran in its shard since gen was
@@ -91,59 +104,94 @@ func (c *cache[V]) Set(name string, v V, expires time.Time) {
 func (c *cache[V]) SetIfGen(name string, v V, expires time.Time, gen uint64) bool {
 	s := c.shard(name)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.gen != gen {
+		s.mu.Unlock()
 		return false
 	}
-	s.set(name, v, expires)
+	over := c.set(s, name, v, expires)
+	s.mu.Unlock()
+	if over {
+		c.shrink(s)
+	}
 	return true
 }
 
-func (s *shard[V]) set(name string, v V, expires time.Time) {
+// set stores name in s, whose write lock the caller holds. It reports
+// whether the cache went over its limit (the name landed in an empty
+// shard of a full cache); the caller then calls shrink, unlocked.
+func (c *cache[V]) set(s *shard[V], name string, v V, expires time.Time) (over bool) {
 	if e := s.m[name]; e != nil {
 		// Replace the slot rather than mutate it: readers hold e unlocked.
 		n := &slot[V]{name: name, val: v, expires: expires, idx: e.idx}
 		s.ring[e.idx] = n
 		s.m[name] = n
-		return
+		return false
 	}
 	n := &slot[V]{name: name, val: v, expires: expires}
-	if len(s.ring) < s.limit {
+	if full := c.n.Load() >= c.limit; !full || len(s.ring) == 0 {
 		n.idx = len(s.ring)
 		s.ring = append(s.ring, n)
 		s.m[name] = n
-		return
+		c.n.Add(1)
+		return full
 	}
-	// CLOCK: clear reference bits until an unreferenced slot turns up;
-	// two turns at most.
-	for range 2*len(s.ring) + 1 {
-		e := s.ring[s.hand]
-		if e.ref.Load() {
-			e.ref.Store(false)
-			s.hand = (s.hand + 1) % len(s.ring)
-			continue
-		}
-		break
-	}
-	victim := s.ring[s.hand]
-	delete(s.m, victim.name)
-	n.idx = s.hand
-	s.ring[s.hand] = n
+	i := s.victim()
+	delete(s.m, s.ring[i].name)
+	c.evicted.Add(1)
+	n.idx = i
+	s.ring[i] = n
 	s.m[name] = n
-	s.hand = (s.hand + 1) % len(s.ring)
+	return false
 }
 
-// Delete removes name.
-func (c *cache[V]) Delete(name string) {
-	s := c.shard(name)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.gen++
-	e := s.m[name]
-	if e == nil {
-		return
+// victim picks the slot to evict by CLOCK and moves the hand past it:
+// reference bits are cleared until an expired or unreferenced slot turns
+// up, two turns at most. The ring must not be empty.
+func (s *shard[V]) victim() int {
+	now := time.Now()
+	for range 2*len(s.ring) + 1 {
+		e := s.ring[s.hand]
+		if !e.expires.IsZero() && now.After(e.expires) || !e.ref.Load() {
+			break
+		}
+		e.ref.Store(false)
+		s.hand = (s.hand + 1) % len(s.ring)
 	}
-	delete(s.m, name)
+	i := s.hand
+	s.hand = (s.hand + 1) % len(s.ring)
+	return i
+}
+
+// shrink evicts one entry from the first non-empty shard after from, if
+// the cache is still over its limit.
+func (c *cache[V]) shrink(from *shard[V]) {
+	start := 0
+	for i := range c.shards {
+		if &c.shards[i] == from {
+			start = i
+		}
+	}
+	for k := 1; k <= len(c.shards); k++ {
+		s := &c.shards[(start+k)%len(c.shards)]
+		s.mu.Lock()
+		if c.n.Load() <= c.limit {
+			s.mu.Unlock()
+			return
+		}
+		if len(s.ring) > 0 {
+			s.remove(s.ring[s.victim()])
+			c.n.Add(-1)
+			c.evicted.Add(1)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+}
+
+// remove takes e out of s, whose write lock the caller holds.
+func (s *shard[V]) remove(e *slot[V]) {
+	delete(s.m, e.name)
 	last := len(s.ring) - 1
 	if e.idx != last {
 		moved := s.ring[last]
@@ -154,6 +202,18 @@ func (c *cache[V]) Delete(name string) {
 	s.ring = s.ring[:last]
 	if s.hand >= len(s.ring) {
 		s.hand = 0
+	}
+}
+
+// Delete removes name.
+func (c *cache[V]) Delete(name string) {
+	s := c.shard(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	if e := s.m[name]; e != nil {
+		s.remove(e)
+		c.n.Add(-1)
 	}
 }
 
@@ -178,13 +238,7 @@ func (c *cache[V]) DeleteFunc(match func(name string) bool) {
 }
 
 // Len counts entries, expired ones included.
-func (c *cache[V]) Len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
+func (c *cache[V]) Len() int { return int(c.n.Load()) }
+
+// Evicted counts the entries dropped so far to make room for others.
+func (c *cache[V]) Evicted() int64 { return c.evicted.Load() }

@@ -32,7 +32,9 @@ import (
 
 // Entry is what the edge needs to serve a name.
 type Entry struct {
-	Certificate *tls.Certificate // with Leaf set
+	// Certificate is served for the name. The edge keeps a compact copy
+	// (see chainIntern.compact): Leaf need not be set.
+	Certificate *tls.Certificate
 	// OrgName names the org that serves the name (the page shown when
 	// there is no upstream).
 	OrgName string
@@ -59,6 +61,11 @@ type Challenges interface {
 	TLSALPN01KeyAuth(ctx context.Context, name string) (string, error)
 }
 
+// DefaultCacheSize is the default bound on certificates in memory: twice
+// a hot set of 10,000 names, about 24 MB in the compact form the cache
+// keeps. A name beyond it is read from the store on its next handshake.
+const DefaultCacheSize = 20000
+
 // Config configures the edge. Zero values mean the defaults noted.
 type Config struct {
 	HTTPSAddr string // default ":8443"
@@ -69,7 +76,7 @@ type Config struct {
 	// DefaultUpstream serves names whose org names none (--upstream).
 	DefaultUpstream *url.URL
 
-	CacheSize         int           // certificates kept in memory; default 10000
+	CacheSize         int           // certificates kept in memory; default DefaultCacheSize
 	NegativeCacheSize int           // unknown names remembered; default 10000
 	NegativeTTL       time.Duration // how long; default 30s
 	LookupTimeout     time.Duration // bound on a Source call; default 5s
@@ -106,7 +113,7 @@ func (c *Config) setDefaults() {
 		c.HTTPAddr = ":8081"
 	}
 	if c.CacheSize == 0 {
-		c.CacheSize = 10000
+		c.CacheSize = DefaultCacheSize
 	}
 	if c.NegativeCacheSize == 0 {
 		c.NegativeCacheSize = 10000
@@ -133,8 +140,9 @@ type Edge struct {
 	challenges Challenges
 	log        *slog.Logger
 
-	pos *cache[*Entry]
-	neg *cache[struct{}]
+	pos    *cache[*Entry]
+	neg    *cache[struct{}]
+	chains chainIntern
 
 	flightMu sync.Mutex
 	flights  map[string]*flight
@@ -194,6 +202,9 @@ func normalize(name string) string {
 // certificate), replacing whatever was cached.
 func (e *Edge) Put(name string, entry Entry) {
 	name = normalize(name)
+	if entry.Certificate != nil {
+		entry.Certificate = e.chains.compact(entry.Certificate)
+	}
 	e.neg.Delete(name)
 	e.pos.Set(name, &entry, time.Time{})
 }
@@ -221,6 +232,10 @@ func (e *Edge) Unknown() int { return e.neg.Len() }
 
 // Cached reports how many names hold a certificate in memory.
 func (e *Edge) Cached() int { return e.pos.Len() }
+
+// Evicted reports how many certificates were dropped from memory so far to
+// make room for others; rising steadily, CacheSize is below the names in use.
+func (e *Edge) Evicted() int64 { return e.pos.Evicted() }
 
 // lookup returns the entry for name: from memory, or from the Source
 // (one call per name at a time). nil, nil means the name is not served.
@@ -271,6 +286,7 @@ func (e *Edge) fill(name string) (*Entry, error) {
 	case ent.Certificate == nil:
 		return nil, fmt.Errorf("%s: source returned no certificate", name)
 	}
+	ent.Certificate = e.chains.compact(ent.Certificate)
 	e.pos.SetIfGen(name, &ent, time.Time{}, posGen)
 	return &ent, nil
 }

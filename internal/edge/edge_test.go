@@ -407,3 +407,50 @@ func TestConcurrentMissesAskOnce(t *testing.T) {
 		t.Errorf("source calls: got %d, want 1", got)
 	}
 }
+
+// TestProxyStreams checks that a response reaches the client as the
+// upstream writes it, not buffered whole: the upstream sends its second
+// part only after the client has read the first.
+func TestProxyStreams(t *testing.T) {
+	for _, proto := range []string{"http/1.1", "h2"} {
+		t.Run(proto, func(t *testing.T) {
+			readFirst := make(chan struct{})
+			upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				io.WriteString(w, "first\n")
+				w.(http.Flusher).Flush()
+				select {
+				case <-readFirst:
+					io.WriteString(w, "second\n")
+				case <-time.After(5 * time.Second):
+					io.WriteString(w, "client never saw the first part\n")
+				}
+			}))
+			t.Cleanup(upstream.Close)
+			upURL, _ := url.Parse(upstream.URL)
+			h := start(t, edge.Config{})
+			h.src.set("stream.acme.test", edge.Entry{Certificate: mint(t, h.ca, "stream.acme.test"), Upstream: upURL})
+
+			resp, err := h.client(proto).Get("https://stream.acme.test/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if want := map[string]int{"http/1.1": 1, "h2": 2}[proto]; resp.ProtoMajor != want {
+				t.Fatalf("protocol: got HTTP/%d, want HTTP/%d", resp.ProtoMajor, want)
+			}
+			buf := make([]byte, len("first\n"))
+			if _, err := io.ReadFull(resp.Body, buf); err != nil {
+				t.Fatalf("reading the first part: %v", err)
+			}
+			close(readFirst)
+			rest, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(buf) + string(rest); got != "first\nsecond\n" {
+				t.Fatalf("body: got %q, want %q", got, "first\nsecond\n")
+			}
+		})
+	}
+}

@@ -54,6 +54,7 @@ type Service struct {
 	domains Domains
 	logger  *slog.Logger
 	now     func() time.Time
+	tokens  tokenCache
 }
 
 // NewService returns a Service over st. domains may be nil when orgs are
@@ -111,7 +112,9 @@ func prefixOf(secret string) string {
 	return ""
 }
 
-// Authenticate returns the valid token whose secret is given.
+// Authenticate returns the valid token whose secret is given. A token the
+// store found valid is then accepted from memory for TokenCacheTTL, with
+// no database round trip; see TokenCacheTTL for how revocations reach it.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error) {
 	if secret == "" || len(secret) > 512 {
 		return Token{}, ErrInvalidToken
@@ -120,23 +123,43 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error
 }
 
 // AuthenticateHash returns the valid token whose hash is h: the check of a
-// console session, which holds the hash of its token, not the secret.
-func (s *Service) AuthenticateHash(ctx context.Context, h []byte) (Token, error) {
-	if len(h) == 0 {
+// console session, which holds the hash of its token, not the secret. It
+// shares Authenticate's cache.
+func (s *Service) AuthenticateHash(ctx context.Context, hash []byte) (Token, error) {
+	if len(hash) != sha256.Size {
 		return Token{}, ErrInvalidToken
 	}
-	t, err := s.store.TokenByHash(ctx, h)
+	h := [sha256.Size]byte(hash)
+	now := s.now()
+	if t, ok := s.tokens.get(h, now); ok {
+		return t, nil
+	}
+	gen := s.tokens.generation()
+	t, err := s.store.TokenByHash(ctx, h[:])
 	if errors.Is(err, store.ErrNotFound) {
 		return Token{}, ErrInvalidToken
 	}
 	if err != nil {
 		return Token{}, err
 	}
-	if subtle.ConstantTimeCompare(t.Hash, h) != 1 || !t.Revoked.IsZero() {
+	if subtle.ConstantTimeCompare(t.Hash, h[:]) != 1 || !t.Revoked.IsZero() {
 		return Token{}, ErrInvalidToken
 	}
+	s.tokens.putIfGen(h, t, now, gen)
 	return t, nil
 }
+
+// ForgetToken drops the token with that id from memory, so that its next
+// use asks the store: the call to make when another node revoked it (its
+// change notification), or when tokens changed in the store behind this
+// Service's back. Revocations through RevokeToken call it themselves.
+func (s *Service) ForgetToken(id string) {
+	s.tokens.forget(func(t Token) bool { return t.ID == id })
+}
+
+// ForgetTokens drops every token from memory (after notifications were
+// missed, for instance).
+func (s *Service) ForgetTokens() { s.tokens.forget(nil) }
 
 // CreateOrg stores a new org. A CustomDomain must already be proven
 // (customdomain.ErrNotVerified) and serve no other org
@@ -226,7 +249,11 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, orgID, tokenID strin
 	}
 	for _, t := range ts {
 		if t.ID == tokenID {
-			if err := s.store.RevokeToken(ctx, tokenID, s.now().UTC(), s.event(a, systemlog.TokenRevoke, orgID, "Token", tokenID, "API token revoked")); err != nil {
+			err := s.store.RevokeToken(ctx, tokenID, s.now().UTC(), s.event(a, systemlog.TokenRevoke, orgID, "Token", tokenID, "API token revoked"))
+			// Forgotten whatever the outcome: a failed commit may still
+			// have revoked it, and the store is asked again either way.
+			s.ForgetToken(tokenID)
+			if err != nil {
 				return err
 			}
 			s.notify()

@@ -53,7 +53,7 @@ func scanDomain(r scanner) (customdomain.Domain, error) {
 	d.Cert.NotBefore, d.Cert.NotAfter, d.Cert.RenewAt = decTime(certNB), decTime(certNA), decTime(certRenew)
 	d.IssueRetryAt, d.MovedSince, d.ExpiryWarnedAt = decTime(retryAt), decTime(movedSince), decTime(warnedAt)
 	d.Lease.Until = decTime(leaseUntil)
-	if diagnosis != "null" && diagnosis != "" {
+	if diagnosis != "null" && diagnosis != "" && diagnosis != "[]" { // most rows: nothing to decode
 		if err := json.Unmarshal([]byte(diagnosis), &d.Diagnosis); err != nil {
 			return customdomain.Domain{}, fmt.Errorf("domain %s: decoding diagnosis: %w", d.ID, err)
 		}

@@ -1,0 +1,128 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// result is one round: operations done in the elapsed time, with the
+// server's CPU over it.
+type result struct {
+	ops     int64
+	elapsed time.Duration
+	cpu     time.Duration
+}
+
+func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
+func (r result) cpuPerOp() time.Duration {
+	if r.ops == 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.ops)
+}
+
+// drive runs op from workers goroutines until d has passed or max ops
+// were done, and returns how many succeeded in how long. A worker stops
+// at its first error; an error at the end of the round (the round's
+// deadline reached a dial or a read) is not a failure.
+func drive(ctx context.Context, workers int, d time.Duration, max int64, op func(ctx context.Context, w int, rnd *rand.Rand) error) (int64, time.Duration, error) {
+	var done atomic.Int64
+	var firstErr atomic.Value
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	start := time.Now()
+	deadline, _ := ctx.Deadline()
+	var wg sync.WaitGroup
+	for w := range workers {
+		rnd := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
+		wg.Go(func() {
+			for ctx.Err() == nil && done.Load() < max {
+				if err := op(ctx, w, rnd); err != nil {
+					if ctx.Err() == nil && time.Now().Before(deadline) {
+						firstErr.CompareAndSwap(nil, err)
+					}
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	err, _ := firstErr.Load().(error)
+	return done.Load(), time.Since(start), err
+}
+
+// handshakes runs full TLS 1.3 handshakes (X25519, no session cache, so
+// never a resumption), each on a new TCP connection with the SNI sni
+// picks. With unknown, the handshakes must fail with the unrecognized_name
+// alert instead (names the server does not serve), and such failures count.
+func handshakes(ctx context.Context, addr string, workers int, d time.Duration, max int64, sni func(*rand.Rand) string, unknown bool) (int64, time.Duration, error) {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	return drive(ctx, workers, d, max, func(ctx context.Context, _ int, rnd *rand.Rand) error {
+		conf := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13,
+			CurvePreferences: []tls.CurveID{tls.X25519}, ServerName: sni(rnd)}
+		c, err := dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		err = tls.Client(c, conf).HandshakeContext(ctx)
+		switch {
+		case unknown && (err == nil || !strings.Contains(err.Error(), "unrecognized name")):
+			return fmt.Errorf("handshake %s: got %v, want the unrecognized_name alert", conf.ServerName, err)
+		case unknown:
+			return nil
+		case err != nil:
+			return fmt.Errorf("handshake %s: %w", conf.ServerName, err)
+		}
+		return nil
+	})
+}
+
+// requests sends keep-alive GETs for https://host/ to addr from workers
+// goroutines over conns client transports (HTTP/2 multiplexes the workers
+// of a transport on one connection).
+func requests(ctx context.Context, addr, host string, h2 bool, workers, conns int, d time.Duration, max int64) (int64, time.Duration, error) {
+	clients := make([]*http.Client, conns)
+	for i := range clients {
+		tr := &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", addr)
+			},
+			TLSClientConfig:     &tls.Config{InsecureSkipVerify: true, ServerName: host},
+			ForceAttemptHTTP2:   h2,
+			MaxIdleConnsPerHost: workers,
+			DisableCompression:  true,
+		}
+		if !h2 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // HTTP/1.1 only
+		}
+		defer tr.CloseIdleConnections()
+		clients[i] = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	}
+	return drive(ctx, workers, d, max, func(ctx context.Context, w int, _ *rand.Rand) error {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+host+"/", nil)
+		resp, err := clients[w%conns].Do(req)
+		if err != nil {
+			return err
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || n != int64(len(upstreamBody)) || (h2 && resp.ProtoMajor != 2) || (!h2 && resp.ProtoMajor != 1) {
+			return fmt.Errorf("%s: got %s with %d bytes over HTTP/%d", host, resp.Status, n, resp.ProtoMajor)
+		}
+		return nil
+	})
+}
