@@ -219,9 +219,9 @@ func (ev *evaluation) checkPersist(now time.Time) {
 			ev.persistReady = until.Sub(now) > 24*time.Hour
 			ev.fs = append(ev.fs, finding.Finding{
 				ID: finding.DNSPersistExpiring, Severity: finding.Warning,
-				Summary: fmt.Sprintf("The persistent record %s expires on %s", name, until.Format(time.RFC3339)),
-				Detail:  fmt.Sprintf("Its persistUntil parameter ends its use for new validations on %s; renewals after that cannot use it.", until.Format(time.RFC3339)),
-				Fix:     fmt.Sprintf("At the DNS host of %s, set the value of the TXT record %q to %s (without persistUntil), or a later persistUntil.", zone, rel, want),
+				Summary:  fmt.Sprintf("The persistent record %s expires on %s", name, until.Format(time.RFC3339)),
+				Detail:   fmt.Sprintf("Its persistUntil parameter ends its use for new validations on %s; renewals after that cannot use it.", until.Format(time.RFC3339)),
+				Fix:      fmt.Sprintf("At the DNS host of %s, set the value of the TXT record %q to %s (without persistUntil), or a later persistUntil.", zone, rel, want),
 				Evidence: with(ev0, "persistUntil", until.Format(time.RFC3339)),
 			})
 		}
