@@ -21,6 +21,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newServeCmd(stdout, stderr),
 		newDomainsCmd(stdout),
+		newACMECmd(stdout),
 		newLogsCmd(stdout),
 		newDoctorCmd(stdout, stderr),
 		newVersionCmd(stdout),
