@@ -283,10 +283,18 @@ func (s *Service) currentRecord(ctx context.Context, d Domain) (*issuance.Record
 // obtain issues the first certificate of a VERIFIED managed domain. The
 // lease held on d keeps every other worker and node from ordering for the
 // same name meanwhile.
+//
+// A domain ready ahead of its CNAME whose certificate is due for renewal
+// comes here too: the order names the current certificate as replaced.
 func (s *Service) obtain(ctx context.Context, d Domain) {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Lease/2)
 	defer cancel()
-	is := s.certify(cctx, d, nil)
+	current, err := s.currentRecord(cctx, d)
+	if err != nil {
+		s.logger.Warn("reading the certificate of a domain ready ahead of its CNAME", "domain", d.Name, "err", err)
+		return // the lease expires and the work is redone
+	}
+	is := s.certify(cctx, d, current)
 	if ctx.Err() != nil {
 		return // shutting down: the lease expires and the attempt is redone
 	}

@@ -218,6 +218,16 @@ func (r Rules) cutover(ch *Change, c Check, fs []finding.Finding, now time.Time,
 		x.Attempts++
 	}
 	x.NextCheck = now.Add(r.backoff(x.Attempts))
+	if r.managed(*x) && !x.Cert.RenewAt.IsZero() {
+		// Renewed while it waits (renewsAhead), through the same record.
+		x.NextCheck = minTime(x.NextCheck, maxTime(maxTime(x.Cert.RenewAt, x.IssueRetryAt), now))
+	}
+}
+
+// renewsAhead reports whether a domain ready ahead of its CNAME is due
+// to renew its certificate (and not waiting out a failed attempt).
+func (r Rules) renewsAhead(d Domain, now time.Time) bool {
+	return d.Ready() && r.managed(d) && !d.Cert.RenewAt.IsZero() && !now.Before(d.Cert.RenewAt) && !now.Before(d.IssueRetryAt)
 }
 
 // verifyProven is a verify call on a proven domain: an active domain's

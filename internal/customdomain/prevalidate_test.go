@@ -75,6 +75,25 @@ func TestRulesPrevalidation(t *testing.T) {
 			t.Errorf("certificate %s after the flip, want the one served before (AA)", c.Domain.Cert.Fingerprint)
 		}
 	})
+	t.Run("ok/renewed-while-waiting", func(t *testing.T) {
+		due := readyDomain
+		due.Cert.RenewAt = tNow.Add(-time.Minute)
+		if !r.renewsAhead(due, tNow) || r.renewsAhead(readyDomain, tNow) {
+			t.Fatalf("renewsAhead: due %v, fresh %v; want true, false", r.renewsAhead(due, tNow), r.renewsAhead(readyDomain, tNow))
+		}
+		renewed := record("BB", tNow, 90*24*time.Hour, "acme")
+		c, err := r.Obtained(due, Issue{Rec: renewed}, tNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkChange(t, c, want{status: Verified, next: tNow.Add(r.backoff(0)), events: []string{"cert_provision/SUCCESS"}, served: true, cert: "BB",
+			findings: []string{finding.DNSCNAMEWrongTarget}})
+		soon := readyDomain
+		soon.Cert.RenewAt = tNow.Add(10 * time.Second)
+		if got := r.Checked(System, soon, Check{Report: ready, Persist: true}, tNow).Domain.NextCheck; !got.Equal(soon.Cert.RenewAt) {
+			t.Errorf("next check %v while waiting, want the renewal %v", got, soon.Cert.RenewAt)
+		}
+	})
 	t.Run("ok/deleted-names-the-record-to-remove", func(t *testing.T) {
 		rm := Record{Type: "TXT", FQDN: "_validation-persist.login.acme.com", Values: []string{"ca.test; accounturi=https://ca.test/1"}}
 		c := r.Deleted(tActor, readyDomain, tNow, rm)

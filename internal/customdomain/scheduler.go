@@ -101,6 +101,8 @@ func (s *Service) work(ctx context.Context, d Domain) {
 	switch {
 	case !d.Status.Proven():
 		s.verifyInBackground(ctx, d)
+	case d.Ready() && s.rules.renewsAhead(d, s.now()):
+		s.obtain(ctx, d)
 	case d.Ready():
 		// The certificate is served ahead of the CNAME: the check says
 		// when traffic moved here (COMPLETED).
