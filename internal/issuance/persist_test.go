@@ -46,7 +46,9 @@ func TestACMEPersistAgainstPebble(t *testing.T) {
 	if id.IssuerDomain != pebbletest.CAAIdentity || id.AccountURI != acct.URL || acct.URL == "" {
 		t.Fatalf("identity %+v, want issuer %s and the stored account %s", id, pebbletest.CAAIdentity, acct.URL)
 	}
-	txt := func(name, value string) { world.Set(fmt.Sprintf("%s. 300 IN TXT %q", issuance.PersistName(name), value)) }
+	txt := func(name, value string) {
+		world.Set(fmt.Sprintf("%s. 300 IN TXT %q", issuance.PersistName(name), value))
+	}
 	issue := func(name string) (*issuance.Issued, error) {
 		return a.Issue(t.Context(), issuance.Request{Name: name, Challenge: issuance.DNSPersist01, Reason: "test"})
 	}
