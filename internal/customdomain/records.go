@@ -89,18 +89,16 @@ func (s *Service) RecordsToRemove(d Domain) []Record {
 	return []Record{{Type: "TXT", FQDN: rec.Name, Values: []string{rec.Value()}}}
 }
 
-// persistRetry is how long a failed look-up of the persistent record's
-// identity (the CA unreachable) is not repeated.
+// persistRetry is how long the persistent record's identity is not asked
+// again: after a failure (the CA unreachable), and after a success (the
+// issuer keeps it in memory, but a CA that forgot the account gets a new
+// one, with a new URL).
 const persistRetry = 30 * time.Second
 
-// loadPersist asks the Certifier once for the issuer domain and account
-// URL of the persistent record (registering the ACME account if needed);
-// Records and Expectation then include it. Calls after a failure within
-// persistRetry return at once.
+// loadPersist asks the Certifier for the issuer domain and account URL
+// of the persistent record (registering the ACME account if needed), at
+// most once per persistRetry; Records and Expectation then include it.
 func (s *Service) loadPersist(ctx context.Context) {
-	if s.persistID.Load() != nil {
-		return
-	}
 	p, ok := s.certs.Certifier.(PersistIssuer)
 	if !ok {
 		return
@@ -110,9 +108,11 @@ func (s *Service) loadPersist(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	// Callers before the first answer all ask (the issuer serialises the
+	// registration), so none goes without the record while one waits.
 	id, err := p.PersistIdentity(ctx)
+	s.persistTried.Store(s.now().UnixNano())
 	if err != nil {
-		s.persistTried.Store(s.now().UnixNano())
 		if !errors.Is(err, issuance.ErrNoPersist) {
 			s.logger.Warn("the persistent validation record is not offered", "err", err)
 		}

@@ -97,7 +97,7 @@ type Service struct {
 	owner   string // this node's name in the leases it takes
 
 	// persistID is the identity the persistent record names, once known
-	// (loadPersist); persistTried when the last look-up failed (UnixNano).
+	// (loadPersist); persistTried when it was last asked (UnixNano).
 	persistID    atomic.Pointer[issuance.PersistIdentity]
 	persistTried atomic.Int64
 
