@@ -312,9 +312,13 @@ func (s *Service) maintain(ctx context.Context, d Domain) {
 	plan := s.rules.PlanMaintenance(d, now)
 	m := Maintenance{Of: d.Cert.Fingerprint, Watched: plan.Watch}
 	if plan.CheckCNAME {
-		rep := s.checker.Check(cctx, dnscheck.Expectation{Name: d.Name, CNAMETarget: s.cfg.CNAMETarget})
+		e := dnscheck.Expectation{Name: d.Name, CNAMETarget: s.cfg.CNAMETarget}
+		if rec, ok := s.persistRecord(d); ok {
+			e.Persist = &rec
+		}
+		rep := s.checker.Check(cctx, e)
 		if rep.Error == "" {
-			m.Checked, m.Moves = true, moveFindings(rep.Findings)
+			m.Checked, m.Moves, m.PersistReady = true, moveFindings(rep.Findings), rep.PersistReady
 		}
 	}
 	current, err := s.currentRecord(cctx, d)

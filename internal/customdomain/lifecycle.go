@@ -70,6 +70,9 @@ type Maintenance struct {
 	// findings that say the name no longer points here.
 	Checked bool
 	Moves   []finding.Finding
+	// PersistReady: the check found the persistent record in place, so a
+	// renewal does not depend on where the CNAME points (a CDN in front).
+	PersistReady bool
 	// Current is the certificate record served when the work started, and
 	// RenewAt when the CA now says to renew it (ARI); zero when not asked.
 	Current issuance.Record
@@ -319,7 +322,7 @@ func (r Rules) RenewNow(d Domain, p MaintenancePlan, m Maintenance, now time.Tim
 	}
 	probe := d
 	probe.MovedSince = r.movedSince(d, m, now)
-	return renew && !r.stopped(probe, now)
+	return renew && (m.PersistReady || !r.stopped(probe, now))
 }
 
 func (r Rules) movedSince(d Domain, m Maintenance, now time.Time) time.Time {
@@ -394,6 +397,15 @@ func (r Rules) Maintained(d Domain, m Maintenance, now time.Time) (Change, error
 	}
 	if !x.ExpiryWarnedAt.IsZero() {
 		diag = append(diag, expiringFinding(*x))
+	}
+	if m.PersistReady {
+		for i, f := range diag {
+			if f.ID == FindingRenewStopped {
+				// Renewals go on through the persistent record.
+				diag[i].ID, diag[i].Severity = FindingMoved, finding.Warning
+				diag[i].Summary = fmt.Sprintf("%s no longer points to %s; its certificate is still renewed through the persistent record", x.Name, r.CNAMETarget)
+			}
+		}
 	}
 	x.Diagnosis = diag
 	x.NextCheck = r.nextMaintenance(*x, now)

@@ -102,3 +102,35 @@ func TestRulesPrevalidation(t *testing.T) {
 		}
 	})
 }
+
+// TestRulesRenewThroughPersist: a name moved away (a CDN in front) longer
+// than the grace period stops renewing, unless the persistent record is
+// in place: then the renewal goes on and the diagnosis says so.
+func TestRulesRenewThroughPersist(t *testing.T) {
+	r := testRules()
+	rec := record("AA", tNow.Add(-80*24*time.Hour), 90*24*time.Hour, "acme")
+	d := active(rec)
+	d.MovedSince = tNow.Add(-8 * 24 * time.Hour)
+	plan := r.PlanMaintenance(d, tNow)
+	m := Maintenance{Of: "AA", Watched: true, Checked: true, Moves: movedReport.Findings}
+	if r.RenewNow(d, plan, m, tNow) {
+		t.Fatal("renewal attempted for a name moved away past the grace period without the persistent record")
+	}
+	m.PersistReady = true
+	if !r.RenewNow(d, plan, m, tNow) {
+		t.Fatal("renewal not attempted with the persistent record in place")
+	}
+	m.Attempted, m.Issue = true, Issue{Rec: record("BB", tNow, 90*24*time.Hour, "acme")}
+	c, err := r.Maintained(d, m, tNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cert == nil || c.Cert.Fingerprint != "BB" {
+		t.Fatalf("stored %v, want the renewal BB", c.Cert)
+	}
+	for _, f := range c.Domain.Diagnosis {
+		if f.ID == FindingRenewStopped {
+			t.Errorf("diagnosis says %s while renewing through the persistent record", f.ID)
+		}
+	}
+}
