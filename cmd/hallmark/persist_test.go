@@ -221,6 +221,9 @@ func TestServeDNSPersistPebble(t *testing.T) {
 		if st := h.call("POST", "/api/v1/acme/account/keyRollover", e2eToken, nil, &out); st != 200 || out.AccountURL != accountURI {
 			t.Fatalf("rollover: %d %q, want 200 and the account %s", st, out.AccountURL, accountURI)
 		}
+		if evs := h.waitEvents(api.AccountKeyRolloverEvent, accountURI, 1); len(evs) != 1 {
+			t.Errorf("%s events for %s: %d, want 1", api.AccountKeyRolloverEvent, accountURI, len(evs))
+		}
 		const after = "after.acme.test"
 		a := h.create(e2eToken, after, "OKTA_MANAGED")
 		if _, v := persistRecord(t, a); v != value {

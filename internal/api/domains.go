@@ -14,6 +14,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
 )
 
 // domainJSON is Okta's DomainResponse plus Hallmark's diagnosis and
@@ -273,6 +274,9 @@ func (s *Server) deleteDomain(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// AccountKeyRolloverEvent is the system log event of a key rollover.
+const AccountKeyRolloverEvent = "system.acme_account.key_rollover"
+
 // RemoveRecordHeader names a record to delete from DNS after a domain's
 // deletion.
 const RemoveRecordHeader = "Hallmark-Remove-Record"
@@ -295,7 +299,18 @@ func (s *Server) rolloverAccountKey(w http.ResponseWriter, r *http.Request) erro
 		}
 		return err
 	}
-	s.logger.Info("ACME account key rolled over", "account", url)
+	if s.log != nil {
+		a := actorFrom(r.Context())
+		if _, err := s.log.Append(r.Context(), systemlog.Event{
+			EventType: AccountKeyRolloverEvent, Severity: "INFO",
+			DisplayMessage: "ACME account key rolled over; the account URL, and so every persistent validation record, is unchanged",
+			Actor:          systemlog.Actor{ID: a.ID, Type: "PublicClientApp", DisplayName: a.Name},
+			Target:         []systemlog.Target{{ID: url, Type: "AcmeAccount", AlternateID: url, DisplayName: url}},
+			Outcome:        systemlog.Outcome{Result: "SUCCESS"},
+		}); err != nil {
+			s.logger.Warn("recording the key rollover", "err", err)
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"accountUrl": url, "rolledOverAt": oktaTime(time.Now())})
 	return nil
 }
