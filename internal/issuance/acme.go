@@ -1,6 +1,7 @@
 package issuance
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -83,7 +84,10 @@ type ACME struct {
 	mu     sync.Mutex // guards client, user, caaIDs and reregister
 	client *lego.Client
 	user   *acmeUser // the account of client: its URL and key
-	caaIDs []string
+	// sealedKey is the account key as stored when client was built: a
+	// stored key that differs was rolled over by another node.
+	sealedKey []byte
+	caaIDs    []string
 	// reregister ignores the stored account: the CA said it does not know
 	// it (a test CA restarted, or the CA dropped the account).
 	reregister bool
@@ -167,6 +171,7 @@ func (a *ACME) clientFor(ctx context.Context) (*lego.Client, error) {
 		}
 		user.key = k.(crypto.Signer)
 		user.reg = &acme.ExtendedAccount{Location: acct.URL}
+		a.sealedKey = acct.SealedKey
 	case errors.Is(err, store.ErrNotFound):
 		if user.key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 			return nil, err
@@ -214,9 +219,11 @@ func (a *ACME) clientFor(ctx context.Context) (*lego.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.accounts.PutAccount(ctx, Account{DirectoryURL: dir, Email: a.cfg.Email, URL: reg.Location, SealedKey: a.box.Seal(der, AccountAAD(dir))}); err != nil {
+		sealedKey := a.box.Seal(der, AccountAAD(dir))
+		if err := a.accounts.PutAccount(ctx, Account{DirectoryURL: dir, Email: a.cfg.Email, URL: reg.Location, SealedKey: sealedKey}); err != nil {
 			return nil, fmt.Errorf("storing ACME account: %w", err)
 		}
+		a.sealedKey = sealedKey
 		clear(der)
 		user.reg = reg
 	}
@@ -225,6 +232,23 @@ func (a *ACME) clientFor(ctx context.Context) (*lego.Client, error) {
 	a.client, a.user = client, user
 	a.reregister = false
 	return client, nil
+}
+
+// rolledElsewhere reports whether the stored account key is no longer the
+// one client signs with (another node rolled it over), and if so drops
+// the client, so that the next clientFor opens the stored key.
+func (a *ACME) rolledElsewhere(ctx context.Context, client *lego.Client) bool {
+	acct, err := a.accounts.Account(ctx, a.cfg.DirectoryURL)
+	if err != nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.client != client || a.user == nil || a.user.reg == nil || acct.URL != a.user.reg.Location || bytes.Equal(acct.SealedKey, a.sealedKey) {
+		return false
+	}
+	a.client, a.user = nil, nil
+	return true
 }
 
 // forgetAccount drops the cached client and makes the next clientFor
@@ -271,8 +295,12 @@ func accountUnknown(err error) bool {
 // tried once more.
 func (a *ACME) Issue(ctx context.Context, req Request) (*Issued, error) {
 	iss, client, err := a.issue(ctx, req)
-	if err != nil && client != nil && accountUnknown(err) {
+	switch {
+	case err == nil || client == nil:
+	case accountUnknown(err):
 		a.forgetAccount(client)
+		iss, _, err = a.issue(ctx, req)
+	case a.rolledElsewhere(ctx, client):
 		iss, _, err = a.issue(ctx, req)
 	}
 	return iss, err
@@ -292,6 +320,9 @@ func (a *ACME) issue(ctx context.Context, req Request) (*Issued, *lego.Client, e
 		id, err := a.PersistIdentity(ctx)
 		if err != nil {
 			return nil, client, classify(req.Name, a.cfg.DirectoryURL, err, caaIDs, now)
+		}
+		if user == nil {
+			return nil, client, classify(req.Name, a.cfg.DirectoryURL, errors.New("the ACME account changed meanwhile"), caaIDs, now)
 		}
 		certifier, err := a.persistCertifier(ctx, user, id)
 		if err != nil {

@@ -202,6 +202,9 @@ func persistProblem(name string, pd *acme.ProblemDetails) (finding.Finding, bool
 	f := finding.Finding{Severity: finding.Error, Detail: "The CA answered: " + text,
 		Evidence: map[string]any{"name": rec, "type": "TXT", "challenge": string(DNSPersist01), "problem": text}}
 	lower := strings.ToLower(text)
+	if !strings.Contains(lower, "dns-persist") && !strings.Contains(lower, "txt record") {
+		return finding.Finding{}, false // not about the record (a bad nonce, a JWS the CA refused)
+	}
 	switch {
 	case strings.Contains(lower, "accounturi mismatch"):
 		f.ID, f.Summary = finding.DNSPersistAccountMismatch, fmt.Sprintf("The record %s names another ACME account", rec)
@@ -215,7 +218,7 @@ func persistProblem(name string, pd *acme.ProblemDetails) (finding.Finding, bool
 	case strings.Contains(lower, "no txt records found"), strings.Contains(lower, "error retrieving txt records"):
 		f.ID, f.Summary = finding.DNSPersistMissing, fmt.Sprintf("The CA found no record %s", rec)
 		f.Fix = fmt.Sprintf("Create the TXT record %s with the value in this domain's records.", rec)
-	case strings.Contains(lower, "error parsing"), pd.Type == acme.MalformedErrorType:
+	case strings.Contains(lower, "error parsing"), problemIs(pd, acme.MalformedErrorType):
 		f.ID, f.Summary = finding.DNSPersistMalformed, fmt.Sprintf("The CA could not parse the record %s", rec)
 		f.Fix = "Enter the value exactly as in this domain's records: parameters separated by \"; \", no quotes, no trailing semicolon."
 	case strings.Contains(lower, "no valid txt record found"):
@@ -257,7 +260,8 @@ func (a *ACME) Rollover(ctx context.Context) (accountURL string, err error) {
 	url := a.user.reg.Location
 	// A new value, not an edit: orders in flight keep the user they read.
 	a.user = &acmeUser{email: a.user.email, reg: a.user.reg, key: crypto.Signer(key)}
-	if err := a.accounts.PutAccount(ctx, Account{DirectoryURL: dir, Email: a.cfg.Email, URL: url, SealedKey: a.box.Seal(der, AccountAAD(dir))}); err != nil {
+	a.sealedKey = a.box.Seal(der, AccountAAD(dir))
+	if err := a.accounts.PutAccount(ctx, Account{DirectoryURL: dir, Email: a.cfg.Email, URL: url, SealedKey: a.sealedKey}); err != nil {
 		// The CA knows only the new key now, and this process holds it;
 		// another process would need it: say so loudly.
 		return "", fmt.Errorf("the CA accepted the new account key but storing it failed (this process keeps using it; retry the rollover): %w", err)

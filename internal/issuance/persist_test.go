@@ -93,6 +93,12 @@ func TestACMEPersistAgainstPebble(t *testing.T) {
 	}
 
 	t.Run("rollover", func(t *testing.T) {
+		// Another node, with the old key in memory.
+		other, _ := issuance.NewACME(issuance.ACMEConfig{DirectoryURL: p.DirURL, EAB: &p.EAB, Roots: p.ListenerRoots,
+			Challenges: []issuance.ChallengeType{issuance.DNSPersist01}, Timeout: 30 * time.Second}, box, st, st)
+		if _, err := other.Issue(t.Context(), issuance.Request{Name: "login.persist.test", Challenge: issuance.DNSPersist01}); err != nil {
+			t.Fatalf("issue from the other node before the rollover: %v", err)
+		}
 		url, err := a.Rollover(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -113,6 +119,11 @@ func TestACMEPersistAgainstPebble(t *testing.T) {
 			Challenges: []issuance.ChallengeType{issuance.DNSPersist01}, Timeout: 30 * time.Second}, box, st, st)
 		if _, err := b.Issue(t.Context(), issuance.Request{Name: "login.persist.test", Challenge: issuance.DNSPersist01}); err != nil {
 			t.Fatalf("issue from the stored key: %v", err)
+		}
+		// The other node's old key no longer works; it picks up the
+		// stored one and the order goes through.
+		if _, err := other.Issue(t.Context(), issuance.Request{Name: "login.persist.test", Challenge: issuance.DNSPersist01}); err != nil {
+			t.Fatalf("issue from the other node after the rollover: %v", err)
 		}
 		if got, _ := st.Account(t.Context(), p.DirURL); got.URL != acct.URL {
 			t.Errorf("the stored account moved to %s, want %s (no new registration)", got.URL, acct.URL)
