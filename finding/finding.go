@@ -109,6 +109,38 @@ const (
 	// DNSCNAMEChain (info): the CNAME points at a name that leads, by
 	// more CNAMEs, to the expected target: resolvers reach it.
 	DNSCNAMEChain = "dns.cname_chain"
+
+	// The persistent validation record (dns-persist-01,
+	// _validation-persist.<name>), in the verification findings and in a
+	// failed issuance.
+	//
+	// DNSPersistMissing: no record at the name (info while the HTTP path
+	// is used; an error when the issuance needed it).
+	DNSPersistMissing = "dns.persist_record_missing"
+	// DNSPersistAtDoubledName: the record sits at NAME.ZONE.ZONE.
+	DNSPersistAtDoubledName = "dns.persist_record_at_doubled_name"
+	// DNSPersistQuoted: the value carries literal quotes or spaces, or
+	// was split into several TXT records.
+	DNSPersistQuoted = "dns.persist_value_quoted"
+	// DNSPersistMalformed: the value is not an issue-value (RFC 8659).
+	DNSPersistMalformed = "dns.persist_value_malformed"
+	// DNSPersistIssuerMismatch: the issuer domain is not the CA's.
+	DNSPersistIssuerMismatch = "dns.persist_issuer_mismatch"
+	// DNSPersistAccountMismatch: accounturi names another account (a
+	// staging CA's, an old one).
+	DNSPersistAccountMismatch = "dns.persist_account_mismatch"
+	// DNSPersistPolicyMissing: a wildcard domain's record lacks
+	// policy=wildcard.
+	DNSPersistPolicyMissing = "dns.persist_policy_missing"
+	// DNSPersistExpired / DNSPersistExpiring: persistUntil is past, or
+	// close (renewals would stop).
+	DNSPersistExpired  = "dns.persist_expired"
+	DNSPersistExpiring = "dns.persist_expiring"
+	// CAAForbidsAccount / CAAForbidsMethod: a CAA record of the CA
+	// restricts accounturi or validationmethods (RFC 8657) so as to
+	// forbid Hallmark's account or dns-persist-01.
+	CAAForbidsAccount = "caa.forbids_account"
+	CAAForbidsMethod  = "caa.forbids_method"
 )
 
 // HasError reports whether any finding has severity Error.

@@ -26,8 +26,8 @@ func newIssuer(ctx context.Context, c serveConfig, box *sealed.Box, st serveStor
 	// lego logs to stdout through a global logger; send it to ours.
 	legolog.SetDefault(logger.With("component", "acme"))
 	if c.ACMEDirectory == "" {
-		if c.ACMEEmail != "" || c.ACMECARoot != "" || c.ACMEEABKeyID != "" || c.ACMEEABHMAC != "" {
-			return nil, nil, usageError("--acme-email, --acme-ca-root and --acme-eab-* need --acme-directory")
+		if c.ACMEEmail != "" || c.ACMECARoot != "" || c.ACMEEABKeyID != "" || c.ACMEEABHMAC != "" || c.ACMEDNSPersist {
+			return nil, nil, usageError("--acme-email, --acme-ca-root, --acme-eab-* and --acme-dns-persist need --acme-directory")
 		}
 		ca, err := issuance.LoadOrCreateStoredCA(ctx, st, box)
 		if err != nil {
@@ -40,6 +40,9 @@ func newIssuer(ctx context.Context, c serveConfig, box *sealed.Box, st serveStor
 		return nil, nil, usageError("--acme-directory %q: want the https URL of the CA's ACME directory", c.ACMEDirectory)
 	}
 	cfg := issuance.ACMEConfig{DirectoryURL: c.ACMEDirectory, Email: c.ACMEEmail, Timeout: c.SchedulerLease / 2}
+	if c.ACMEDNSPersist {
+		cfg.Challenges = []issuance.ChallengeType{issuance.HTTP01, issuance.TLSALPN01, issuance.DNSPersist01}
+	}
 	if c.ACMECARoot != "" {
 		if cfg.Roots, err = issuance.RootsWithFile(c.ACMECARoot); err != nil {
 			return nil, nil, usageError("%v", err)

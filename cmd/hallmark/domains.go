@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/hallmark-dev/hallmark/finding"
+	"github.com/hallmark-dev/hallmark/internal/api"
 )
 
 // domain is the API's domain as the CLI reads it.
@@ -31,8 +32,12 @@ type domain struct {
 		Fingerprint string `json:"fingerprint"`
 		Expiration  string `json:"expiration"`
 	} `json:"publicCertificate"`
-	Diagnosis    []finding.Finding `json:"diagnosis"`
-	Verification struct {
+	Diagnosis                  []finding.Finding `json:"diagnosis"`
+	StatusDetail               string            `json:"statusDetail"`
+	CertificateReady           bool              `json:"certificateReady"`
+	CertificateChallenge       string            `json:"certificateChallenge"`
+	CertificateChallengeReason string            `json:"certificateChallengeReason"`
+	Verification               struct {
 		LastCheckedAt string `json:"lastCheckedAt"`
 		NextCheckAt   string `json:"nextCheckAt"`
 		WindowEndsAt  string `json:"windowEndsAt"`
@@ -137,11 +142,17 @@ func newDomainsCmd(stdout io.Writer) *cobra.Command {
 					return err
 				}
 				var raw json.RawMessage
-				if _, err := cl.do(c.Context(), method, "/api/v1/domains/"+url.PathEscape(args[0])+suffix, nil, &raw); err != nil {
+				h, err := cl.do(c.Context(), method, "/api/v1/domains/"+url.PathEscape(args[0])+suffix, nil, &raw)
+				if err != nil {
 					return err
 				}
 				if method == "DELETE" {
 					fmt.Fprintf(stdout, "deleted %s\n", args[0])
+					for _, rec := range h.Values(api.RemoveRecordHeader) {
+						// The persistent record would go on letting
+						// Hallmark's ACME account validate the name.
+						fmt.Fprintf(stdout, "remove this record from your DNS: %s\n", rec)
+					}
 					return nil
 				}
 				if err := show(raw); err != nil {
@@ -179,9 +190,15 @@ func exactArgs(n int, hint string) cobra.PositionalArgs {
 // stands, and what is wrong with the fix.
 func writeDomain(w io.Writer, d domain) {
 	fmt.Fprintf(w, "%s  %s\n", d.Domain, d.ValidationStatus)
+	if d.StatusDetail != "" {
+		fmt.Fprintf(w, "  %s\n", d.StatusDetail)
+	}
 	fmt.Fprintf(w, "  id: %s   certificate source: %s\n", d.ID, d.CertificateSourceType)
 	if d.PublicCertificate != nil {
 		fmt.Fprintf(w, "  certificate: %s, expires %s, sha256 %s\n", d.PublicCertificate.Subject, d.PublicCertificate.Expiration, d.PublicCertificate.Fingerprint)
+		if d.CertificateChallenge != "" {
+			fmt.Fprintf(w, "  validated by %s: %s\n", d.CertificateChallenge, d.CertificateChallengeReason)
+		}
 	}
 	fmt.Fprintln(w, "\nRecords to publish at your DNS host:")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -190,10 +207,11 @@ func writeDomain(w io.Writer, d domain) {
 	}
 	tw.Flush()
 	if zone, err := publicsuffix.EffectiveTLDPlusOne(d.Domain); err == nil {
+		// One hint per TXT record: the ownership one and the persistent
+		// one sit at different names.
 		for _, r := range d.DNSRecords {
-			if label, ok := strings.CutSuffix(r.FQDN, "."+zone); ok {
-				fmt.Fprintf(w, "  (if your DNS host appends %s to names, enter only %q for the %s record)\n", zone, label, r.RecordType)
-				break
+			if label, ok := strings.CutSuffix(r.FQDN, "."+zone); ok && r.RecordType == "TXT" {
+				fmt.Fprintf(w, "  (if your DNS host appends %s to names, enter only %q for the %s record %s)\n", zone, label, r.RecordType, r.FQDN)
 			}
 		}
 	}

@@ -22,6 +22,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newServeCmd(stdout, stderr),
 		newMigrateCmd(stdout, stderr),
 		newDomainsCmd(stdout),
+		newACMECmd(stdout),
 		newLogsCmd(stdout),
 		newDoctorCmd(stdout, stderr),
 		newVersionCmd(stdout),

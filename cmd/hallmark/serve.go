@@ -57,14 +57,17 @@ type serveConfig struct {
 	LogFormat          string
 	NodeID             string
 
-	HTTPSAddr      string
-	HTTPAddr       string
-	EdgeCacheSize  int
-	ACMEDirectory  string
-	ACMEEmail      string
-	ACMECARoot     string
-	ACMEEABKeyID   string
-	ACMEEABHMAC    string
+	HTTPSAddr     string
+	HTTPAddr      string
+	EdgeCacheSize int
+	ACMEDirectory string
+	ACMEEmail     string
+	ACMECARoot    string
+	ACMEEABKeyID  string
+	ACMEEABHMAC   string
+	// ACMEDNSPersist also validates through the persistent record
+	// (dns-persist-01) when a domain publishes it.
+	ACMEDNSPersist bool
 	Upstream       string
 	MasterKeyFile  string
 	WatchInterval  time.Duration
@@ -114,6 +117,7 @@ variable HALLMARK_<FLAG_IN_UPPER_SNAKE_CASE>, for example HALLMARK_DNS_RESOLVERS
 	f.StringVar(&c.ACMECARoot, "acme-ca-root", "", "PEM file of an extra root trusted when talking to the ACME server (test CAs)")
 	f.StringVar(&c.ACMEEABKeyID, "acme-eab-kid", "", "external account binding key id, for CAs that require one")
 	f.StringVar(&c.ACMEEABHMAC, "acme-eab-hmac", "", "external account binding HMAC key (base64url), with --acme-eab-kid")
+	f.BoolVar(&c.ACMEDNSPersist, "acme-dns-persist", false, "hand each managed domain a persistent validation record (dns-persist-01, _validation-persist.<name>) and validate through it when it is published: the certificate before the CNAME moves, renewals whatever is in front, wildcard domains (the CA must offer dns-persist-01)")
 	f.StringVar(&c.Upstream, "upstream", "", "http(s) URL verified domains are proxied to when their org names none")
 	f.StringVar(&c.MasterKeyFile, "master-key-file", "", "key that encrypts private keys at rest (default: DATA_DIR/master.key, generated with mode 0600)")
 	f.DurationVar(&c.WatchInterval, "watch-interval", customdomain.WatchInterval, "how often an active domain's CNAME is re-checked and its CA asked for the renewal window")
@@ -361,7 +365,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	apiHandler := api.New(api.Config{RateLimit: c.RateLimit}, api.Deps{
 		Domains: domains, Tenants: tenants, Brands: brands, Log: events, Logger: logger,
 		Registry: metrics, Gatherer: reg, Ready: st.Ready, Fault: st.Fault, CARoot: caRoot, AuthFailures: authFailures, Limiter: tokenLimit,
-		Hooks: hooks,
+		Hooks: hooks, Account: keeper,
 	})
 
 	con, err := console.New(console.Config{}, console.Deps{

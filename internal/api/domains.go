@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/hallmark-dev/hallmark/finding"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
+	"github.com/hallmark-dev/hallmark/internal/errs"
 	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
+	"github.com/hallmark-dev/hallmark/internal/systemlog"
 )
 
 // domainJSON is Okta's DomainResponse plus Hallmark's diagnosis and
@@ -31,6 +34,18 @@ type domainJSON struct {
 	MovedSince string `json:"movedSince,omitempty"`
 	// Renewal is the managed certificate's renewal plan.
 	Renewal *renewalJSON `json:"renewal,omitempty"`
+	// StatusDetail says more than validationStatus (Okta's enum, kept):
+	// "certificate ready: point the CNAME to switch traffic" while the
+	// certificate is served ahead of the CNAME.
+	StatusDetail string `json:"statusDetail,omitempty"`
+	// CertificateReady: the certificate is issued and served by SNI while
+	// the CNAME does not lead here yet (validationStatus VERIFIED).
+	CertificateReady bool `json:"certificateReady,omitempty"`
+	// CertificateChallenge is how the CA validated the current
+	// certificate (http-01, tls-alpn-01, dns-persist-01; absent for the
+	// built-in CA and uploads), and CertificateChallengeReason why.
+	CertificateChallenge       string `json:"certificateChallenge,omitempty"`
+	CertificateChallengeReason string `json:"certificateChallengeReason,omitempty"`
 }
 
 // renewalJSON says when a managed certificate renews, and how the last
@@ -143,6 +158,10 @@ func (s *Server) domainJSONAt(base string, d customdomain.Domain) domainJSON {
 		out.PublicCertificate = &certificateJSON{Subject: d.Cert.Subject, Fingerprint: d.Cert.Fingerprint, Expiration: oktaTime(d.Cert.NotAfter)}
 	}
 	out.MovedSince = oktaTime(d.MovedSince)
+	if d.Ready() {
+		out.CertificateReady, out.StatusDetail = true, customdomain.ReadyDetail
+	}
+	out.CertificateChallenge, out.CertificateChallengeReason = string(d.Cert.Challenge), d.Cert.ChallengeReason
 	if d.CertSource == customdomain.Managed && (d.Cert.Has() || d.IssueAttempts > 0) {
 		out.Renewal = &renewalJSON{RenewAt: oktaTime(d.Cert.RenewAt), Attempts: d.IssueAttempts, NextAttemptAt: oktaTime(d.IssueRetryAt)}
 	}
@@ -261,11 +280,64 @@ func (s *Server) updateDomain(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// deleteDomain is Okta's 204 with no body. The records the tenant should
+// now remove (the persistent validation record, which would otherwise let
+// Hallmark's account go on validating the name) come in
+// Hallmark-Remove-Record headers, one per record: "TXT <fqdn> <value>".
 func (s *Server) deleteDomain(w http.ResponseWriter, r *http.Request) error {
-	if err := s.domains.Delete(r.Context(), actorFrom(r.Context()), r.PathValue("id")); err != nil {
+	a := actorFrom(r.Context())
+	d, err := s.domains.Get(r.Context(), a, r.PathValue("id"))
+	if err != nil {
 		return err
 	}
+	if err := s.domains.Delete(r.Context(), a, d.ID); err != nil {
+		return err
+	}
+	for _, rec := range s.domains.RecordsToRemove(d) {
+		w.Header().Add(RemoveRecordHeader, rec.Type+" "+rec.FQDN+" "+strings.Join(rec.Values, ""))
+	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// AccountKeyRolloverEvent is the system log event of a key rollover.
+const AccountKeyRolloverEvent = "system.acme_account.key_rollover"
+
+// RemoveRecordHeader names a record to delete from DNS after a domain's
+// deletion.
+const RemoveRecordHeader = "Hallmark-Remove-Record"
+
+// rolloverAccountKey replaces the ACME account's key (RFC 8555 §7.3.5):
+// the account URL stays, so every published persistent record stays
+// valid. The new key is sealed at rest and never returned.
+func (s *Server) rolloverAccountKey(w http.ResponseWriter, r *http.Request) error {
+	if s.account == nil {
+		return errValidation("no ACME account: this server issues with its built-in CA (--acme-directory selects an ACME CA)")
+	}
+	url, err := s.account.Rollover(r.Context())
+	if errors.Is(err, issuance.ErrNoAccount) {
+		return errValidation("no ACME account: this server issues with its built-in CA (--acme-directory selects an ACME CA)")
+	}
+	if err != nil {
+		var ie *issuance.Error
+		if errors.As(err, &ie) {
+			return errs.New(errs.Unavailable, "", "the CA refused or could not be reached for the key rollover: "+strings.Join(finding.IDs(ie.Findings), ", "))
+		}
+		return err
+	}
+	if s.log != nil {
+		a := actorFrom(r.Context())
+		if _, err := s.log.Append(r.Context(), systemlog.Event{
+			EventType: AccountKeyRolloverEvent, Severity: "INFO",
+			DisplayMessage: "ACME account key rolled over; the account URL, and so every persistent validation record, is unchanged",
+			Actor:          systemlog.Actor{ID: a.ID, Type: "PublicClientApp", DisplayName: a.Name},
+			Target:         []systemlog.Target{{ID: url, Type: "AcmeAccount", AlternateID: url, DisplayName: url}},
+			Outcome:        systemlog.Outcome{Result: "SUCCESS"},
+		}); err != nil {
+			s.logger.Warn("recording the key rollover", "err", err)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"accountUrl": url, "rolledOverAt": oktaTime(time.Now())})
 	return nil
 }
 

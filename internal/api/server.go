@@ -61,6 +61,15 @@ type Deps struct {
 	Fault func(error) error
 	// Hooks manages event hooks; nil answers their routes with 404.
 	Hooks *eventhook.Service
+	// Account rolls the ACME account key over (operator only); nil, or
+	// the built-in CA, answers with 400.
+	Account AccountRoller
+}
+
+// AccountRoller replaces the ACME account's key, keeping its URL;
+// issuance.Keeper implements it.
+type AccountRoller interface {
+	Rollover(ctx context.Context) (accountURL string, err error)
 }
 
 // Server is the API's HTTP handler.
@@ -78,6 +87,7 @@ type Server struct {
 	fault        func(error) error
 	caRoot       []byte
 	hooks        *eventhook.Service
+	account      AccountRoller
 	handler      http.Handler
 }
 
@@ -95,6 +105,7 @@ func New(cfg Config, d Deps) *Server {
 		fault:        d.Fault,
 		caRoot:       d.CARoot,
 		hooks:        d.Hooks,
+		account:      d.Account,
 	}
 	if d.Limiter != nil {
 		s.limiter = d.Limiter
@@ -222,6 +233,9 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 		mux.Handle("POST /api/v1/eventHooks/{id}/lifecycle/{op}", auth(s.eventHookLifecycle))
 		mux.Handle("/api/v1/eventHooks/{id}/lifecycle/{op}", s.notAllowed("POST"))
 	}
+
+	mux.Handle("POST /api/v1/acme/account/keyRollover", op(s.rolloverAccountKey))
+	mux.Handle("/api/v1/acme/account/keyRollover", s.notAllowed("POST"))
 
 	mux.Handle("POST /api/v1/orgs", op(s.createOrg))
 	mux.Handle("GET /api/v1/orgs", op(s.listOrgs))

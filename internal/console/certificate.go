@@ -24,7 +24,10 @@ type certView struct {
 	// Origin is where it came from: builtin, acme or manual.
 	Origin      string
 	Fingerprint string
-	Problem     string // the stored certificate could not be read
+	// Challenge is how the CA validated the name (dns-persist-01,
+	// http-01, tls-alpn-01; "" for none), and ChallengeReason why.
+	Challenge, ChallengeReason string
+	Problem                    string // the stored certificate could not be read
 }
 
 // certificate reads what the certificate store holds for d. A store
@@ -38,6 +41,7 @@ func (c *Console) certificate(ctx context.Context, d customdomain.Domain) certVi
 		v.Has = true
 		v.Subject, v.Fingerprint, v.Origin = ci.Subject, ci.Fingerprint, ci.Issuer
 		v.NotBefore, v.NotAfter, v.RenewAt = ci.NotBefore, ci.NotAfter, ci.RenewAt
+		v.Challenge, v.ChallengeReason = string(ci.Challenge), ci.ChallengeReason
 	}
 	if c.deps.Certificates == nil {
 		return v

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -14,6 +15,10 @@ import (
 // recordView is one record to publish, as a person types it at a DNS host,
 // with what each server answers for it when a check is at hand.
 type recordView struct {
+	// Key names the record's elements on the page: its type, and for a
+	// second record of a type (the persistent TXT beside the ownership
+	// one) the type and its rank, "TXT-2".
+	Key   string
 	Type  string
 	FQDN  string
 	Label string // relative to the zone; "@" for the apex
@@ -93,9 +98,15 @@ func recordViews(recs []customdomain.Record, zone string, rep *dnscheck.Report, 
 	if rep != nil {
 		used = make([]bool, len(rep.Answers))
 	}
+	seen := map[string]int{}
 	for _, rec := range recs {
+		seen[rec.Type]++
+		key := rec.Type
+		if n := seen[rec.Type]; n > 1 {
+			key = fmt.Sprintf("%s-%d", rec.Type, n)
+		}
 		rv := recordView{
-			Type: rec.Type, FQDN: rec.FQDN, Label: relative(rec.FQDN, zone),
+			Key: key, Type: rec.Type, FQDN: rec.FQDN, Label: relative(rec.FQDN, zone),
 			Value: strings.Join(rec.Values, " "), Expiration: rec.Expiration,
 		}
 		if rep != nil {

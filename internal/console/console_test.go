@@ -900,3 +900,28 @@ func TestSessionAcrossNodes(t *testing.T) {
 		t.Errorf("%d sessions stored after signing out of the only one", n)
 	}
 }
+
+// TestPersistentRecord: with a CA used with dns-persist-01, a managed
+// domain's page shows the persistent record with the same copy buttons
+// and zone-relative name as the others, its check mark apart from the
+// ownership TXT's; deleting it says to remove the record.
+func TestPersistentRecord(t *testing.T) {
+	e := newEnv(t, envOptions{persist: true})
+	orgID, token := e.newOrg("Acme")
+	d := e.createDomain(orgID, "login.acme.test")
+	b := e.browser()
+	b.signIn(token)
+	p := b.get("/domains/" + d.ID)
+	value := persistIdentity.IssuerDomain + "; accounturi=" + persistIdentity.AccountURI
+	wantContains(t, p,
+		`data-copy="_validation-persist.login.acme.test"`,
+		`data-copy="_validation-persist.login"`,
+		`data-copy="`+value+`"`,
+		`id="mark-TXT"`, `id="mark-TXT-2"`, `id="label-TXT-2"`,
+	)
+	if n := strings.Count(p.body, `id="mark-TXT"`); n != 1 {
+		t.Errorf("%d elements with id mark-TXT, want 1", n)
+	}
+	p = b.follow(b.post("/domains/"+d.ID+"/delete", url.Values{"confirm": {d.Name}}))
+	wantContains(t, p, "Remove the TXT record _validation-persist.login.acme.test ("+value+")")
+}

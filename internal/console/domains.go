@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -291,7 +292,14 @@ func (c *Console) deleteDomain(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	cl.sess.setFlash("ok", d.Name+" was deleted. You can remove its records from your DNS host.")
+	msg := d.Name + " was deleted. You can remove its records from your DNS host."
+	for _, rec := range c.deps.Domains.RecordsToRemove(d) {
+		// Left in place, it would go on letting Hallmark's ACME account
+		// obtain certificates for the name.
+		msg += fmt.Sprintf(" Remove the %s record %s (%s) now: it lets Hallmark's certificate authority account validate the name for as long as it exists.",
+			rec.Type, rec.FQDN, strings.Join(rec.Values, ""))
+	}
+	cl.sess.setFlash("ok", msg)
 	http.Redirect(w, r, "/domains", http.StatusSeeOther)
 	return nil
 }

@@ -55,6 +55,19 @@ type envOptions struct {
 	// console's pages poll fast: a domain turns Verified while a page is
 	// open.
 	live bool
+	// persist: the certificate issuer is used with dns-persist-01
+	// (persistIdentity), so managed domains carry the persistent record.
+	persist bool
+}
+
+// persistIdentity is the issuer domain and account of envOptions.persist.
+var persistIdentity = issuance.PersistIdentity{IssuerDomain: "ca.test", IssuerDomains: []string{"ca.test"}, AccountURI: "https://ca.test/acme/acct/42"}
+
+// persistCA is the built-in CA offered as one used with dns-persist-01.
+type persistCA struct{ *issuance.CA }
+
+func (persistCA) PersistIdentity(context.Context) (issuance.PersistIdentity, error) {
+	return persistIdentity, nil
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -88,11 +101,19 @@ func newEnv(t *testing.T, o envOptions) *env {
 		deps.AuthFailures = ratelimit.New(o.authFailures, time.Now)
 	}
 	if !o.noUploader {
-		keeper, err := issuance.NewKeeper(nil, box)
+		var issuer issuance.Issuer
+		if o.persist {
+			issuer = persistCA{ca}
+		}
+		keeper, err := issuance.NewKeeper(issuer, box)
 		if err != nil {
 			t.Fatal(err)
 		}
-		domains.UseCertificates(customdomain.Certificates{Keeper: keeper, Upload: issuance.CheckOptions{PublicRoots: roots}})
+		certs := customdomain.Certificates{Keeper: keeper, Upload: issuance.CheckOptions{PublicRoots: roots}}
+		if o.persist {
+			certs.Certifier = keeper
+		}
+		domains.UseCertificates(certs)
 		deps.Uploader = domains
 	}
 	if o.live {

@@ -39,6 +39,10 @@ func statusOf(d customdomain.Domain, fs []finding.Finding, checked bool) statusV
 			v.Detail += " But: " + cause + "; see below."
 		}
 		return v
+	case d.Ready():
+		// Okta's status stays VERIFIED; the words say what is left.
+		return statusView{"Certificate ready", "Ownership is proven and Hallmark already serves the certificate, obtained through the persistent record: " +
+			customdomain.ReadyDetail + ". Nothing breaks at the switch; this page says when traffic arrives.", "action"}
 	case d.Status == customdomain.Verified:
 		v := statusView{Words: "Verified", Kind: "ok"}
 		switch {

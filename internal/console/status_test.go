@@ -42,6 +42,7 @@ func TestStatusWords(t *testing.T) {
 		{"wait/found", customdomain.Domain{Status: customdomain.InProgress}, nil, true, "Records found"},
 		{"ok/verified", customdomain.Domain{Status: customdomain.Verified}, nil, true, "Verified"},
 		{"ok/live", customdomain.Domain{Status: customdomain.Completed}, nil, true, "Live over HTTPS"},
+		{"action/certificate-ready-ahead-of-the-cname", customdomain.Domain{Status: customdomain.Verified, Cert: customdomain.CertInfo{Fingerprint: "AA:01"}}, nil, true, "Certificate ready"},
 		{"bad/failed", customdomain.Domain{Status: customdomain.FailedToVerify}, []finding.Finding{missing}, true, "Failed: checks stopped"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/finding"
@@ -48,12 +49,20 @@ type Certifier interface {
 	// Certify issues a new certificate for name and returns it sealed,
 	// with its renewal planned; current is the one served now, if any.
 	// Failures are *issuance.Error with findings.
-	Certify(ctx context.Context, name string, current *issuance.Record) (issuance.Record, error)
+	// how says which challenge the CA is to use, and why.
+	Certify(ctx context.Context, name string, current *issuance.Record, how issuance.Method) (issuance.Record, error)
 	// Replan asks the CA again when rec should be renewed.
 	Replan(ctx context.Context, rec issuance.Record) (time.Time, error)
 	// CAAIdentities are the issuer domains the CA honours in CAA records;
 	// none skips the CAA check (the built-in CA).
 	CAAIdentities(ctx context.Context) ([]string, error)
+}
+
+// PersistIssuer is implemented by a Certifier whose CA validates names
+// through a persistent record (dns-persist-01); issuance.Keeper does, and
+// says issuance.ErrNoPersist when its CA is not used that way.
+type PersistIssuer interface {
+	PersistIdentity(ctx context.Context) (issuance.PersistIdentity, error)
 }
 
 // CertSealer seals uploaded certificates; issuance.Keeper implements it.
@@ -139,7 +148,8 @@ func (s *Service) SyncEdge(ctx context.Context) {
 }
 
 func certInfo(rec issuance.Record) CertInfo {
-	ci := CertInfo{Subject: rec.Subject, Fingerprint: rec.Fingerprint, Issuer: rec.Issuer, NotBefore: rec.NotBefore.UTC(), NotAfter: rec.NotAfter.UTC(), RenewAt: rec.RenewAt.UTC()}
+	ci := CertInfo{Subject: rec.Subject, Fingerprint: rec.Fingerprint, Issuer: rec.Issuer, NotBefore: rec.NotBefore.UTC(), NotAfter: rec.NotAfter.UTC(), RenewAt: rec.RenewAt.UTC(),
+		Challenge: rec.Challenge, ChallengeReason: rec.ChallengeReason}
 	if rec.RenewAt.IsZero() {
 		ci.RenewAt = time.Time{}
 	}
@@ -196,10 +206,17 @@ type WildcardIssuer interface {
 	IssuesWildcards() bool
 }
 
-// certify runs the CAA pre-check and asks the Certifier for a new
-// certificate for d; current is the record served now, if any.
+// certify runs the CAA pre-check, chooses the challenge, and asks the
+// Certifier for a new certificate for d; current is the record served
+// now, if any. The challenge is dns-persist-01 when the CA is used that
+// way and the check finds the persistent record in place (no traffic needs
+// to reach the edge: a CNAME elsewhere, a CDN in front), the issuer's
+// default (HTTP-01 or TLS-ALPN-01) otherwise; the certificate records
+// which and why.
 func (s *Service) certify(ctx context.Context, d Domain, current *issuance.Record) Issue {
-	if IsWildcard(d.Name) {
+	s.loadPersist(ctx)
+	persist, usesPersist := s.persistRecord(d)
+	if IsWildcard(d.Name) && !usesPersist {
 		if w, ok := s.certs.Certifier.(WildcardIssuer); !ok || !w.IssuesWildcards() {
 			return Issue{Findings: []finding.Finding{{
 				ID: FindingWildcardUnsupported, Severity: finding.Error,
@@ -214,11 +231,19 @@ func (s *Service) certify(ctx context.Context, d Domain, current *issuance.Recor
 	if err != nil {
 		return s.issueFindings(d.Name, err)
 	}
-	if len(ids) > 0 {
+	how := issuance.Method{Reason: "the CA validates over HTTP-01 or TLS-ALPN-01 through the CNAME"}
+	if w, ok := s.certs.Certifier.(WildcardIssuer); ok && w.IssuesWildcards() && !usesPersist {
+		how.Reason = "the built-in CA signs for a proven name without a challenge"
+	}
+	if len(ids) > 0 || usesPersist {
 		// The CA may not check CAA itself (Pebble does not); a refusal
 		// named here says which record would allow us. Any of the CA's
 		// identities allowed is enough (RFC 8659).
-		rep := s.checker.Check(ctx, dnscheck.Expectation{Name: d.Name, CAAIdentities: ids})
+		e := dnscheck.Expectation{Name: d.Name, CAAIdentities: ids}
+		if usesPersist {
+			e.Persist = &persist
+		}
+		rep := s.checker.Check(ctx, e)
 		var caa []finding.Finding
 		for _, f := range rep.Findings {
 			if f.ID == finding.CAAForbidsIssuer && f.Severity == finding.Error {
@@ -228,8 +253,12 @@ func (s *Service) certify(ctx context.Context, d Domain, current *issuance.Recor
 		if len(caa) > 0 {
 			return Issue{Findings: caa}
 		}
+		var is Issue
+		if how, is = choose(d, persist, usesPersist, rep); is.Findings != nil {
+			return is
+		}
 	}
-	rec, err := s.certs.Certifier.Certify(ctx, d.Name, current)
+	rec, err := s.certs.Certifier.Certify(ctx, d.Name, current, how)
 	if err != nil {
 		return s.issueFindings(d.Name, err)
 	}
@@ -254,10 +283,18 @@ func (s *Service) currentRecord(ctx context.Context, d Domain) (*issuance.Record
 // obtain issues the first certificate of a VERIFIED managed domain. The
 // lease held on d keeps every other worker and node from ordering for the
 // same name meanwhile.
+//
+// A domain ready ahead of its CNAME whose certificate is due for renewal
+// comes here too: the order names the current certificate as replaced.
 func (s *Service) obtain(ctx context.Context, d Domain) {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Lease/2)
 	defer cancel()
-	is := s.certify(cctx, d, nil)
+	current, err := s.currentRecord(cctx, d)
+	if err != nil {
+		s.logger.Warn("reading the certificate of a domain ready ahead of its CNAME", "domain", d.Name, "err", err)
+		return // the lease expires and the work is redone
+	}
+	is := s.certify(cctx, d, current)
 	if ctx.Err() != nil {
 		return // shutting down: the lease expires and the attempt is redone
 	}
@@ -275,9 +312,13 @@ func (s *Service) maintain(ctx context.Context, d Domain) {
 	plan := s.rules.PlanMaintenance(d, now)
 	m := Maintenance{Of: d.Cert.Fingerprint, Watched: plan.Watch}
 	if plan.CheckCNAME {
-		rep := s.checker.Check(cctx, dnscheck.Expectation{Name: d.Name, CNAMETarget: s.cfg.CNAMETarget})
+		e := dnscheck.Expectation{Name: d.Name, CNAMETarget: s.cfg.CNAMETarget}
+		if rec, ok := s.persistRecord(d); ok {
+			e.Persist = &rec
+		}
+		rep := s.checker.Check(cctx, e)
 		if rep.Error == "" {
-			m.Checked, m.Moves = true, moveFindings(rep.Findings)
+			m.Checked, m.Moves, m.PersistReady = true, moveFindings(rep.Findings), rep.PersistReady
 		}
 	}
 	current, err := s.currentRecord(cctx, d)
@@ -441,4 +482,40 @@ func (s *Service) Serving(ctx context.Context, name string) (Domain, issuance.Re
 		}
 	}
 	return Domain{}, issuance.Record{}, fmt.Errorf("%s: no verified domain: %w", name, store.ErrNotFound)
+}
+
+// choose is the challenge of d's order, given the check of its
+// persistent record: dns-persist-01 when it is in place; otherwise
+// HTTP-01/TLS-ALPN-01, which need the CNAME to lead here, or, for a
+// wildcard (which only DNS can prove), the record's findings as errors.
+func choose(d Domain, p dnscheck.PersistRecord, usesPersist bool, rep dnscheck.Report) (issuance.Method, Issue) {
+	if !usesPersist {
+		return issuance.Method{Reason: "the CA is not used with dns-persist-01 here, so it validates over HTTP-01 or TLS-ALPN-01 through the CNAME"}, Issue{}
+	}
+	if rep.PersistReady {
+		return issuance.Method{Challenge: issuance.DNSPersist01,
+			Reason: "the persistent record " + p.Name + " is in place: the CA validates through DNS, whatever serves the name's traffic"}, Issue{}
+	}
+	var why []finding.Finding
+	for _, f := range rep.Findings {
+		if f.Evidence["name"] == p.Name || f.ID == finding.CAAForbidsAccount || f.ID == finding.CAAForbidsMethod {
+			why = append(why, f)
+		}
+	}
+	if IsWildcard(d.Name) {
+		if len(why) == 0 {
+			why = []finding.Finding{{ID: finding.DNSPersistMissing, Summary: "The persistent record " + p.Name + " could not be read",
+				Fix: "Create the TXT record " + p.Name + " with the value " + p.Value() + ".", Evidence: map[string]any{"name": p.Name}}}
+		}
+		for i := range why {
+			why[i].Severity = finding.Error
+			why[i].Detail = strings.TrimSpace(why[i].Detail + " A wildcard certificate can be validated only through this record.")
+		}
+		return issuance.Method{}, Issue{Findings: why}
+	}
+	reason := "the persistent record " + p.Name + " is not in place"
+	if len(why) > 0 {
+		reason += " (" + why[0].ID + ": " + why[0].Summary + ")"
+	}
+	return issuance.Method{Reason: reason + ", so the CA validates over HTTP-01 or TLS-ALPN-01 through the CNAME"}, Issue{}
 }

@@ -94,7 +94,18 @@ type CertInfo struct {
 	NotBefore   time.Time
 	NotAfter    time.Time
 	RenewAt     time.Time // zero for manual certificates
+	// Challenge is how the CA validated the name for this certificate
+	// ("" for none: built-in CA, upload), and ChallengeReason why.
+	Challenge       issuance.ChallengeType
+	ChallengeReason string
 }
+
+// Ready reports whether the domain's certificate was obtained ahead of
+// its CNAME: proven, served by SNI, waiting for traffic to move here.
+func (d Domain) Ready() bool { return d.Status == Verified && d.Cert.Has() }
+
+// ReadyDetail is what a ready domain says (API statusDetail, console).
+const ReadyDetail = "certificate ready: point the CNAME to switch traffic"
 
 // Has reports whether a certificate is recorded.
 func (c CertInfo) Has() bool { return c.Fingerprint != "" }

@@ -48,6 +48,9 @@ type Check struct {
 	// Taken: another domain has proven the name (the store refused this
 	// one's proof), so the records are right but the name is not ours.
 	Taken bool
+	// Persist: the check looked for the persistent record (the CA is used
+	// with dns-persist-01); Report.PersistReady says whether it is there.
+	Persist bool
 }
 
 // Issue is the outcome of an attempt to obtain or renew a certificate.
@@ -67,6 +70,9 @@ type Maintenance struct {
 	// findings that say the name no longer points here.
 	Checked bool
 	Moves   []finding.Finding
+	// PersistReady: the check found the persistent record in place, so a
+	// renewal does not depend on where the CNAME points (a CDN in front).
+	PersistReady bool
 	// Current is the certificate record served when the work started, and
 	// RenewAt when the CA now says to renew it (ARI); zero when not asked.
 	Current issuance.Record
@@ -122,6 +128,8 @@ func (r Rules) Checked(a Actor, d Domain, c Check, now time.Time) Change {
 			map[string]any{"findings": ch.Domain.Diagnosis, "manual": c.Manual}, now))
 	}
 	switch {
+	case d.Ready():
+		r.cutover(&ch, c, fs, now, event)
 	case d.Status.Proven():
 		// Already proven: the status stays; the diagnosis shows how the
 		// records look now.
@@ -140,6 +148,13 @@ func (r Rules) Checked(a Actor, d Domain, c Check, now time.Time) Change {
 			ch.Domain.NextCheck, ch.Domain.IssueRetryAt = now, time.Time{} // issue at once
 		}
 		event("SUCCESS", "", "Custom domain ownership verified")
+	case r.prevalidates(d, c, fs):
+		// Ownership is proven and only the CNAME is missing: the
+		// certificate is obtained through the persistent record now,
+		// before traffic moves.
+		ch.Domain.Status, ch.Domain.VerifiedAt, ch.Domain.Attempts = Verified, now, 0
+		ch.Domain.NextCheck, ch.Domain.IssueRetryAt = now, time.Time{}
+		event("SUCCESS", "", "Custom domain ownership verified; its certificate is obtained through the persistent record before the CNAME points here")
 	case c.Manual:
 		if d.Status == FailedToVerify {
 			ch.Domain.WindowStart = now
@@ -162,6 +177,60 @@ func (r Rules) Checked(a Actor, d Domain, c Check, now time.Time) Change {
 	}
 	ch.Events = append(ch.Events, r.movedEvents(a, was.MovedSince, ch.Domain, moveFindings(c.Report.Findings), now)...)
 	return ch
+}
+
+// prevalidates reports whether a pending managed domain is proven ahead of
+// its CNAME: the check found the persistent record in place, and every
+// error is the CNAME's (it points elsewhere, or not yet here).
+func (r Rules) prevalidates(d Domain, c Check, fs []finding.Finding) bool {
+	if !r.managed(d) || !c.Persist || !c.Report.PersistReady || c.Report.Error != "" || c.Taken {
+		return false
+	}
+	moved := 0
+	for _, f := range fs {
+		switch {
+		case f.Severity != finding.Error:
+		case isMoveFinding(f):
+			moved++
+		default:
+			return false
+		}
+	}
+	return moved > 0
+}
+
+// cutover is the check of a domain whose certificate is ready ahead of
+// its CNAME: once the CNAME leads here, traffic has moved to the
+// certificate the edge already serves, and the domain is COMPLETED;
+// until then it is checked again on the backoff (a verify call resets it).
+func (r Rules) cutover(ch *Change, c Check, fs []finding.Finding, now time.Time, event func(result, reason, msg string)) {
+	x := &ch.Domain
+	if c.Report.Error == "" && len(moveFindings(fs)) == 0 {
+		x.Status, x.Attempts, x.MovedSince = Completed, 0, time.Time{}
+		x.Diagnosis = slices.DeleteFunc(fs, func(f finding.Finding) bool { return f.Severity == finding.Error })
+		x.NextCheck = r.nextMaintenance(*x, now)
+		ch.Served = []string{x.Name}
+		event("SUCCESS", "", fmt.Sprintf("Custom domain now points to %s: traffic switched to the certificate served since %s",
+			r.CNAMETarget, x.Cert.NotBefore.Format(time.RFC3339)))
+		return
+	}
+	if c.Manual {
+		x.Attempts = 0
+		event("SUCCESS", "", "Custom domain "+ReadyDetail)
+	} else {
+		x.Attempts++
+	}
+	x.NextCheck = now.Add(r.backoff(x.Attempts))
+	if r.managed(*x) && !x.Cert.RenewAt.IsZero() {
+		// Renewed while it waits (renewsAhead), through the same record.
+		x.NextCheck = minTime(x.NextCheck, maxTime(maxTime(x.Cert.RenewAt, x.IssueRetryAt), now))
+	}
+}
+
+// renewsAhead reports whether a domain ready ahead of its CNAME is due
+// to renew its certificate (and not waiting out a failed attempt).
+func (r Rules) renewsAhead(d Domain, now time.Time) bool {
+	return d.Ready() && r.managed(d) && !d.Cert.RenewAt.IsZero() && !now.Before(d.Cert.RenewAt) && !now.Before(d.IssueRetryAt)
 }
 
 // verifyProven is a verify call on a proven domain: an active domain's
@@ -199,11 +268,14 @@ func (r Rules) Obtained(d Domain, is Issue, now time.Time) (Change, error) {
 	}
 	d.Updated = now
 	ch := Change{Domain: d}
+	// A domain proven ahead of its CNAME (prevalidates) keeps the CNAME's
+	// findings: its certificate is served before traffic moves.
+	awaiting := moveFindings(d.Diagnosis)
 	if is.Findings != nil {
 		ch.Domain.IssueAttempts++
 		retryAt := now.Add(issuance.Backoff(ch.Domain.IssueAttempts, is.RetryAfter, nil))
 		ch.Domain.IssueRetryAt, ch.Domain.NextCheck = retryAt, retryAt
-		ch.Domain.Diagnosis = is.Findings
+		ch.Domain.Diagnosis = append(slices.Clone(is.Findings), awaiting...)
 		ch.Events = []systemlog.Event{domainEvent(System, ch.Domain, systemlog.DomainCertProvision, "FAILURE", firstError(is.Findings),
 			"Custom domain certificate could not be provisioned",
 			map[string]any{"findings": is.Findings, "attempt": ch.Domain.IssueAttempts, "retryAt": retryAt.Format(time.RFC3339)}, now)}
@@ -211,9 +283,18 @@ func (r Rules) Obtained(d Domain, is Issue, now time.Time) (Change, error) {
 	}
 	rec := is.Rec
 	ch.Cert, ch.Served = &rec, []string{d.Name}
-	ch.Domain.Status = Completed
 	ch.Domain.Cert = certInfo(rec)
 	ch.Domain.IssueAttempts, ch.Domain.IssueRetryAt, ch.Domain.ExpiryWarnedAt = 0, time.Time{}, time.Time{}
+	if len(awaiting) > 0 && r.CNAMETarget != "" {
+		// Served by SNI from this commit on; COMPLETED when the CNAME
+		// leads here (cutover).
+		ch.Domain.Diagnosis, ch.Domain.Attempts = awaiting, 0
+		ch.Domain.NextCheck = now.Add(r.backoff(0))
+		ch.Events = []systemlog.Event{domainEvent(System, ch.Domain, systemlog.DomainCertProvision, "SUCCESS", "",
+			"Custom domain "+ReadyDetail, certDebug(ch.Domain.Cert), now)}
+		return ch, nil
+	}
+	ch.Domain.Status = Completed
 	ch.Domain.Diagnosis = nil
 	ch.Domain.LastChecked = now
 	ch.Domain.NextCheck = r.nextMaintenance(ch.Domain, now)
@@ -241,7 +322,7 @@ func (r Rules) RenewNow(d Domain, p MaintenancePlan, m Maintenance, now time.Tim
 	}
 	probe := d
 	probe.MovedSince = r.movedSince(d, m, now)
-	return renew && !r.stopped(probe, now)
+	return renew && (m.PersistReady || !r.stopped(probe, now))
 }
 
 func (r Rules) movedSince(d Domain, m Maintenance, now time.Time) time.Time {
@@ -317,6 +398,15 @@ func (r Rules) Maintained(d Domain, m Maintenance, now time.Time) (Change, error
 	if !x.ExpiryWarnedAt.IsZero() {
 		diag = append(diag, expiringFinding(*x))
 	}
+	if m.PersistReady {
+		for i, f := range diag {
+			if f.ID == FindingRenewStopped {
+				// Renewals go on through the persistent record.
+				diag[i].ID, diag[i].Severity = FindingMoved, finding.Warning
+				diag[i].Summary = fmt.Sprintf("%s no longer points to %s; its certificate is still renewed through the persistent record", x.Name, r.CNAMETarget)
+			}
+		}
+	}
 	x.Diagnosis = diag
 	x.NextCheck = r.nextMaintenance(*x, now)
 
@@ -371,9 +461,23 @@ func (r Rules) Uploaded(a Actor, d Domain, rec issuance.Record, warnings []findi
 // Deleted removes a domain; a proven domain takes its certificate with it
 // (only the proven domain of a name owns one), and the edge stops serving
 // the name.
-func (r Rules) Deleted(a Actor, d Domain, now time.Time) Change {
+//
+// remove are the records the tenant should delete now (the persistent
+// record, which would let Hallmark's account go on validating the name):
+// the event's message names them and its debug data lists them.
+func (r Rules) Deleted(a Actor, d Domain, now time.Time, remove ...Record) Change {
+	msg, debug := "Custom domain deleted", map[string]any(nil)
+	if len(remove) > 0 {
+		var names, recs []string
+		for _, rec := range remove {
+			names = append(names, rec.Type+" "+rec.FQDN)
+			recs = append(recs, fmt.Sprintf("%s %s %q", rec.FQDN, rec.Type, strings.Join(rec.Values, "")))
+		}
+		msg += "; remove the record " + strings.Join(names, ", ") + " from DNS"
+		debug = map[string]any{"removeRecords": recs}
+	}
 	ch := Change{Domain: d, Delete: true, Events: []systemlog.Event{
-		domainEvent(a, d, systemlog.DomainDelete, "SUCCESS", "", "Custom domain deleted", nil, now)}}
+		domainEvent(a, d, systemlog.DomainDelete, "SUCCESS", "", msg, debug, now)}}
 	if d.Status.Proven() {
 		ch.DropCert, ch.Served = true, []string{d.Name}
 	}
@@ -498,6 +602,9 @@ func domainEvent(a Actor, d Domain, typ, result, reason, msg string, debug map[s
 func certDebug(c CertInfo) map[string]any {
 	m := map[string]any{"fingerprint": c.Fingerprint, "subject": c.Subject, "issuer": c.Issuer,
 		"notAfter": c.NotAfter.Format(time.RFC3339)}
+	if c.Challenge != "" {
+		m["challenge"], m["challengeReason"] = string(c.Challenge), c.ChallengeReason
+	}
 	if !c.RenewAt.IsZero() {
 		m["renewAt"] = c.RenewAt.Format(time.RFC3339)
 	}

@@ -46,6 +46,7 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	s.loadPersist(ctx)
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -116,6 +117,12 @@ func (s *Service) work(ctx context.Context, d Domain) {
 	switch {
 	case !d.Status.Proven():
 		s.verifyInBackground(ctx, d)
+	case d.Ready() && s.rules.renewsAhead(d, s.now()):
+		s.obtain(ctx, d)
+	case d.Ready():
+		// The certificate is served ahead of the CNAME: the check says
+		// when traffic moved here (COMPLETED).
+		s.verifyInBackground(ctx, d)
 	case d.Status == Verified && s.rules.managed(d):
 		s.obtain(ctx, d)
 	case d.Status == Completed:
@@ -133,11 +140,13 @@ func (s *Service) work(ctx context.Context, d Domain) {
 func (s *Service) verifyInBackground(ctx context.Context, d Domain) {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Lease/2)
 	defer cancel()
-	rep := s.checker.Check(cctx, s.Expectation(d))
+	s.loadPersist(cctx)
+	exp := s.Expectation(d)
+	rep := s.checker.Check(cctx, exp)
 	if ctx.Err() != nil {
 		return // shutting down: the lease expires and the check is redone
 	}
-	if _, err := s.recordCheck(ctx, System, d.ID, Check{Report: rep}, d.Lease.Token); err != nil && ctx.Err() == nil {
+	if _, err := s.recordCheck(ctx, System, d.ID, Check{Report: rep, Persist: exp.Persist != nil}, d.Lease.Token); err != nil && ctx.Err() == nil {
 		s.logger.Info("background check not recorded", "domain", d.Name, "err", err)
 	}
 }

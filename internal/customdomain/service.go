@@ -11,10 +11,12 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/finding"
 	"github.com/hallmark-dev/hallmark/internal/dnscheck"
+	"github.com/hallmark-dev/hallmark/internal/issuance"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
 	"github.com/hallmark-dev/hallmark/internal/tenant"
 )
@@ -93,6 +95,11 @@ type Service struct {
 	wake    chan struct{}
 	certs   Certificates
 	owner   string // this node's name in the leases it takes
+
+	// persistID is the identity the persistent record names, once known
+	// (loadPersist); persistTried when it was last asked (UnixNano).
+	persistID    atomic.Pointer[issuance.PersistIdentity]
+	persistTried atomic.Int64
 
 	edgeMu    sync.Mutex
 	edgeSeq   int64 // outbox position the edge has caught up to; -1 before the first look
@@ -218,11 +225,13 @@ func (s *Service) Create(ctx context.Context, a Actor, name string, src CertSour
 		return Domain{}, fmt.Errorf("%s: storing domain: %w", n, err)
 	}
 	s.committed(ctx, c)
+	s.loadPersist(ctx)
 	return c.Domain, nil
 }
 
 // Get returns a domain the actor may see.
 func (s *Service) Get(ctx context.Context, a Actor, id string) (Domain, error) {
+	s.loadPersist(ctx)
 	d, err := s.store.GetDomain(ctx, id)
 	if err != nil {
 		return Domain{}, err
@@ -239,6 +248,7 @@ func visible(a Actor, d Domain) bool { return a.Operator || d.OrgID == a.OrgID }
 // List returns a page of the actor's domains (every org's for the
 // operator), ordered by id, after the id after.
 func (s *Service) List(ctx context.Context, a Actor, after string, limit int) ([]Domain, error) {
+	s.loadPersist(ctx)
 	org := a.OrgID
 	if a.Operator {
 		org = ""
@@ -280,11 +290,12 @@ func (s *Service) committed(ctx context.Context, c Change) {
 	}
 }
 
-// Delete removes a domain.
+// Delete removes a domain. Its delete event names the records the
+// tenant should remove (RecordsToRemove).
 func (s *Service) Delete(ctx context.Context, a Actor, id string) error {
 	s.primeEdge(ctx)
 	_, _, err := s.change(ctx, a, id, func(d Domain, now time.Time) (Change, error) {
-		return s.rules.Deleted(a, d, now), nil
+		return s.rules.Deleted(a, d, now, s.RecordsToRemove(d)...), nil
 	})
 	return err
 }
@@ -319,8 +330,9 @@ func (s *Service) Verify(ctx context.Context, a Actor, id string) (Domain, dnsch
 	if err != nil {
 		return Domain{}, dnscheck.Report{}, err
 	}
-	rep := s.checker.Check(ctx, s.Expectation(d))
-	d, err = s.recordCheck(ctx, a, d.ID, Check{Report: rep, Manual: true}, "")
+	exp := s.Expectation(d)
+	rep := s.checker.Check(ctx, exp)
+	d, err = s.recordCheck(ctx, a, d.ID, Check{Report: rep, Manual: true, Persist: exp.Persist != nil}, "")
 	return d, rep, err
 }
 

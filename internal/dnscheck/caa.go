@@ -27,7 +27,23 @@ const caaCritical = 0x80
 // below its public suffix, that has any; the resolvers follow a CNAME at
 // each name. It reports when that set forbids the CA, whose identities
 // are ids (primary first).
-func (c *Checker) checkCAA(ctx context.Context, name string, ids []string) ([]Answer, []finding.Finding) {
+//
+// With persist set, the CAA parameters of RFC 8657 are judged too (may
+// Hallmark's account use dns-persist-01?); without ids, only those.
+func (c *Checker) checkCAA(ctx context.Context, name string, ids []string, persist *PersistRecord) ([]Answer, []finding.Finding) {
+	if len(ids) == 0 {
+		_, fs := c.checkCAAOf(ctx, name, append([]string{persist.IssuerDomain}, persist.IssuerDomains...), persist)
+		return nil, slices.DeleteFunc(fs, func(f finding.Finding) bool {
+			return f.ID != finding.CAAForbidsAccount && f.ID != finding.CAAForbidsMethod
+		})
+	}
+	return c.checkCAAOf(ctx, name, ids, persist)
+}
+
+func (c *Checker) checkCAAOf(ctx context.Context, name string, ids []string, persist *PersistRecord) ([]Answer, []finding.Finding) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
 	var qs []job
 	for cand := name; cand != "." && !isPublicSuffix(cand); cand = parent(cand) {
 		qs = append(qs, job{name: cand, qtype: dns.TypeCAA})
@@ -61,7 +77,11 @@ func (c *Checker) checkCAA(ctx context.Context, name string, ids []string) ([]An
 			}
 		}
 		if len(set) > 0 {
-			return answers, caaFindings(name, r.Name, ids, set)
+			fs := caaFindings(name, r.Name, ids, set)
+			if persist != nil && !finding.HasError(fs) {
+				fs = append(fs, persistCAA(*persist, bare(name), bare(strings.ToLower(set[0].Hdr.Name)), set, caaRecords(set))...)
+			}
+			return answers, fs
 		}
 	}
 	return answers, nil
@@ -72,12 +92,11 @@ func (c *Checker) checkCAA(ctx context.Context, name string, ids []string) ([]An
 // §4.2); a fix names the primary one, ids[0].
 func caaFindings(name, at string, ids []string, set []*dns.CAA) []finding.Finding {
 	identity := ids[0]
-	var records []string
+	records := caaRecords(set)
 	var critical []string
 	var issue []string
 	allowed := false
 	for _, caa := range set {
-		records = append(records, fmt.Sprintf("%s CAA %d %s %q", bare(strings.ToLower(caa.Hdr.Name)), caa.Flag, caa.Tag, caa.Value))
 		tag := strings.ToLower(caa.Tag)
 		if caa.Flag&caaCritical != 0 && !knownCAATags[tag] {
 			critical = append(critical, caa.Tag)
@@ -129,4 +148,13 @@ func caaFindings(name, at string, ids []string, set []*dns.CAA) []finding.Findin
 		Fix:      fix,
 		Evidence: evidence,
 	}}
+}
+
+// caaRecords is the set in presentation form, for evidence.
+func caaRecords(set []*dns.CAA) []string {
+	var records []string
+	for _, caa := range set {
+		records = append(records, fmt.Sprintf("%s CAA %d %s %q", bare(strings.ToLower(caa.Hdr.Name)), caa.Flag, caa.Tag, caa.Value))
+	}
+	return records
 }

@@ -108,6 +108,7 @@ func (c *Checker) Check(ctx context.Context, e Expectation) Report {
 	ev.collect(ctx)
 	r.Answers = append(r.Answers, ev.answers()...)
 	r.Findings = ev.findings()
+	r.PersistReady = ev.persistReady
 	c.finish(ctx, &r)
 	return r
 }

@@ -53,6 +53,10 @@ type Expectation struct {
 	// the one a fix names, is CAAIdentity when set, else the first of
 	// these.
 	CAAIdentities []string
+	// Persist, when set, is the persistent validation record
+	// (dns-persist-01) the domain may publish; Report.PersistReady says
+	// whether it is in place.
+	Persist *PersistRecord
 }
 
 // caaIdentities returns the CA's identities, primary first, lower case,
@@ -115,6 +119,10 @@ type Report struct {
 	Findings    []finding.Finding `json:"findings"`
 	CheckedAt   time.Time         `json:"checkedAt"`
 	Duration    time.Duration     `json:"durationNs"`
+	// PersistReady: the expectation's persistent record is on every
+	// authoritative server, valid for more than a day, and no CAA record
+	// forbids its use.
+	PersistReady bool `json:"persistReady,omitempty"`
 	// Error is set when the check could not complete (its context ended);
 	// the findings are then partial and must not be acted upon.
 	Error string `json:"error,omitempty"`

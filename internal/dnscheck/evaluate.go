@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -23,6 +24,10 @@ type evaluation struct {
 	target string // canonical CNAME target, "" when not checked
 	txt    []TXTRecord
 	caaIDs []string // primary first
+	// persist is the persistent record expected, nil when none; ready
+	// when it is in place.
+	persist      *PersistRecord
+	persistReady bool
 
 	results []result
 	byKey   map[qkey]result
@@ -61,6 +66,11 @@ func newEvaluation(c *Checker, d delegation, name string, e Expectation) *evalua
 	for _, t := range e.TXT {
 		ev.txt = append(ev.txt, TXTRecord{Name: dns.CanonicalName(strings.TrimSpace(t.Name)), Value: t.Value})
 	}
+	if e.Persist != nil {
+		p := *e.Persist
+		p.Name = dns.CanonicalName(strings.TrimSpace(p.Name))
+		ev.persist = &p
+	}
 	return ev
 }
 
@@ -69,8 +79,8 @@ func newEvaluation(c *Checker, d delegation, name string, e Expectation) *evalua
 // name, records blocking a CNAME), and CAA alongside.
 func (ev *evaluation) collect(ctx context.Context) {
 	var wg sync.WaitGroup
-	if len(ev.caaIDs) > 0 {
-		wg.Go(func() { ev.caaAnswers, ev.caaFindings = ev.c.checkCAA(ctx, ev.name, ev.caaIDs) })
+	if len(ev.caaIDs) > 0 || ev.persist != nil {
+		wg.Go(func() { ev.caaAnswers, ev.caaFindings = ev.c.checkCAA(ctx, ev.name, ev.caaIDs, ev.persist) })
 	}
 
 	var jobs []job
@@ -94,6 +104,9 @@ func (ev *evaluation) collect(ctx context.Context) {
 		if ev.noneHas(t.Name, dns.TypeTXT, func(vs []string) bool { return len(vs) > 0 }) {
 			doubled(t.Name, dns.TypeTXT)
 		}
+	}
+	if p := ev.persist; p != nil && ev.noneHas(p.Name, dns.TypeTXT, func(vs []string) bool { return len(vs) > 0 }) {
+		doubled(p.Name, dns.TypeTXT)
 	}
 	if ev.target != "" && ev.name != ev.d.zone {
 		// A and AAAA are always asked: a right CNAME with an address
@@ -188,6 +201,9 @@ func (ev *evaluation) recordJobs(s Server) []job {
 	}
 	for _, t := range ev.txt {
 		jobs = append(jobs, job{srv: s, name: t.Name, qtype: dns.TypeTXT})
+	}
+	if ev.persist != nil && s.Authoritative {
+		jobs = append(jobs, job{srv: s, name: ev.persist.Name, qtype: dns.TypeTXT})
 	}
 	return jobs
 }
@@ -307,6 +323,14 @@ func (ev *evaluation) findings() []finding.Finding {
 	}
 	if ev.target != "" {
 		ev.checkCNAME()
+	}
+	if ev.persist != nil {
+		ev.checkPersist(time.Now())
+		if slices.ContainsFunc(ev.caaFindings, func(f finding.Finding) bool {
+			return f.ID == finding.CAAForbidsAccount || f.ID == finding.CAAForbidsMethod
+		}) {
+			ev.persistReady = false
+		}
 	}
 	ev.checkResolvers()
 	ev.faultFindings()

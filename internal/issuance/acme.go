@@ -1,6 +1,7 @@
 package issuance
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -37,7 +38,9 @@ type ACMEConfig struct {
 	// system's roots. RootsWithFile builds it for --acme-ca-root.
 	Roots *x509.CertPool
 	// Challenges lists the challenge types to answer; default both
-	// "http-01" and "tls-alpn-01".
+	// "http-01" and "tls-alpn-01". DNSPersist01 adds the persistent
+	// record: each domain's records then include it, and a domain whose
+	// record is in place is validated through it (wildcards too).
 	Challenges []ChallengeType
 	// Profile is the ACME profile to request ("" for the CA's default).
 	Profile string
@@ -78,12 +81,19 @@ type ACME struct {
 	accounts   AccountStore
 	challenges ChallengeStore
 
-	mu     sync.Mutex // guards client, caaIDs and reregister
+	mu     sync.Mutex // guards client, user, caaIDs and reregister
 	client *lego.Client
-	caaIDs []string
+	user   *acmeUser // the account of client: its URL and key
+	// sealedKey is the account key as stored when client was built: a
+	// stored key that differs was rolled over by another node.
+	sealedKey []byte
+	caaIDs    []string
 	// reregister ignores the stored account: the CA said it does not know
 	// it (a test CA restarted, or the CA dropped the account).
 	reregister bool
+
+	providerOnce sync.Once
+	challengeP   *challengeProvider
 }
 
 var (
@@ -104,8 +114,8 @@ func NewACME(cfg ACMEConfig, box *sealed.Box, accounts AccountStore, challenges 
 		cfg.Challenges = []ChallengeType{HTTP01, TLSALPN01}
 	}
 	for _, c := range cfg.Challenges {
-		if c != HTTP01 && c != TLSALPN01 {
-			return nil, fmt.Errorf("acme: challenge type %q is not answered by the edge", c)
+		if c != HTTP01 && c != TLSALPN01 && c != DNSPersist01 {
+			return nil, fmt.Errorf("acme: challenge type %q is not one of http-01, tls-alpn-01, dns-persist-01", c)
 		}
 	}
 	return &ACME{cfg: cfg, box: box, accounts: accounts, challenges: challenges}, nil
@@ -161,6 +171,7 @@ func (a *ACME) clientFor(ctx context.Context) (*lego.Client, error) {
 		}
 		user.key = k.(crypto.Signer)
 		user.reg = &acme.ExtendedAccount{Location: acct.URL}
+		a.sealedKey = acct.SealedKey
 	case errors.Is(err, store.ErrNotFound):
 		if user.key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 			return nil, err
@@ -178,9 +189,11 @@ func (a *ACME) clientFor(ctx context.Context) (*lego.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	provider := &challengeProvider{store: a.challenges}
+	provider := a.provider()
 	for _, c := range a.cfg.Challenges {
 		switch c {
+		case DNSPersist01:
+			continue // ordered apart (persistCertifier): nothing for lego to present
 		case HTTP01:
 			err = client.Challenge.SetHTTP01Provider(httpProvider{provider})
 		case TLSALPN01:
@@ -206,17 +219,36 @@ func (a *ACME) clientFor(ctx context.Context) (*lego.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.accounts.PutAccount(ctx, Account{DirectoryURL: dir, Email: a.cfg.Email, URL: reg.Location, SealedKey: a.box.Seal(der, AccountAAD(dir))}); err != nil {
+		sealedKey := a.box.Seal(der, AccountAAD(dir))
+		if err := a.accounts.PutAccount(ctx, Account{DirectoryURL: dir, Email: a.cfg.Email, URL: reg.Location, SealedKey: sealedKey}); err != nil {
 			return nil, fmt.Errorf("storing ACME account: %w", err)
 		}
+		a.sealedKey = sealedKey
 		clear(der)
 		user.reg = reg
 	}
 	meta := client.GetServerMetadata()
 	a.caaIDs = meta.CaaIdentities
-	a.client = client
+	a.client, a.user = client, user
 	a.reregister = false
 	return client, nil
+}
+
+// rolledElsewhere reports whether the stored account key is no longer the
+// one client signs with (another node rolled it over), and if so drops
+// the client, so that the next clientFor opens the stored key.
+func (a *ACME) rolledElsewhere(ctx context.Context, client *lego.Client) bool {
+	acct, err := a.accounts.Account(ctx, a.cfg.DirectoryURL)
+	if err != nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.client != client || a.user == nil || a.user.reg == nil || acct.URL != a.user.reg.Location || bytes.Equal(acct.SealedKey, a.sealedKey) {
+		return false
+	}
+	a.client, a.user = nil, nil
+	return true
 }
 
 // forgetAccount drops the cached client and makes the next clientFor
@@ -225,7 +257,7 @@ func (a *ACME) forgetAccount(client *lego.Client) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.client == client {
-		a.client = nil
+		a.client, a.user = nil, nil
 		a.reregister = true
 	}
 }
@@ -263,8 +295,12 @@ func accountUnknown(err error) bool {
 // tried once more.
 func (a *ACME) Issue(ctx context.Context, req Request) (*Issued, error) {
 	iss, client, err := a.issue(ctx, req)
-	if err != nil && client != nil && accountUnknown(err) {
+	switch {
+	case err == nil || client == nil:
+	case accountUnknown(err):
 		a.forgetAccount(client)
+		iss, _, err = a.issue(ctx, req)
+	case a.rolledElsewhere(ctx, client):
 		iss, _, err = a.issue(ctx, req)
 	}
 	return iss, err
@@ -277,8 +313,23 @@ func (a *ACME) issue(ctx context.Context, req Request) (*Issued, *lego.Client, e
 		return nil, nil, classify(req.Name, a.cfg.DirectoryURL, err, nil, now)
 	}
 	a.mu.Lock()
-	caaIDs := a.caaIDs
+	caaIDs, user := a.caaIDs, a.user
 	a.mu.Unlock()
+	obtain := client.Certificate.Obtain
+	if req.Challenge == DNSPersist01 {
+		id, err := a.PersistIdentity(ctx)
+		if err != nil {
+			return nil, client, classify(req.Name, a.cfg.DirectoryURL, err, caaIDs, now)
+		}
+		if user == nil {
+			return nil, client, classify(req.Name, a.cfg.DirectoryURL, errors.New("the ACME account changed meanwhile"), caaIDs, now)
+		}
+		certifier, err := a.persistCertifier(ctx, user, id)
+		if err != nil {
+			return nil, client, classify(req.Name, a.cfg.DirectoryURL, err, caaIDs, now)
+		}
+		obtain = certifier.Obtain
+	}
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -295,16 +346,19 @@ func (a *ACME) issue(ctx context.Context, req Request) (*Issued, *lego.Client, e
 			or.ReplacesCertID = id
 		}
 	}
-	res, err := client.Certificate.Obtain(ctx, or)
+	res, err := obtain(ctx, or)
 	if or.ReplacesCertID != "" && replacesRefused(err) {
 		// Another attempt already replaced it, or the CA does not know
 		// the certificate it names (Pebble 2.10 looks serials whose top
 		// bit is set up without their DER zero byte): `replaces` is
 		// advice to the CA (RFC 9773 §5), so a plain order is right.
 		or.ReplacesCertID = ""
-		res, err = client.Certificate.Obtain(ctx, or)
+		res, err = obtain(ctx, or)
 	}
 	if err != nil {
+		if req.Challenge == DNSPersist01 {
+			return nil, client, classifyPersist(req.Name, a.cfg.DirectoryURL, err, caaIDs, now)
+		}
 		return nil, client, classify(req.Name, a.cfg.DirectoryURL, err, caaIDs, now)
 	}
 	chain, err := parseChainPEM(res.Certificate)
@@ -314,7 +368,11 @@ func (a *ACME) issue(ctx context.Context, req Request) (*Issued, *lego.Client, e
 	if !publicKeyEqual(key.Public(), chain[0].PublicKey) {
 		return nil, client, fmt.Errorf("%s: the CA returned a certificate for another key", req.Name)
 	}
-	return &Issued{Name: req.Name, Chain: chain, Key: key, Issuer: "acme"}, client, nil
+	used := req.Challenge
+	if used == "" {
+		used = a.provider().used(req.Name)
+	}
+	return &Issued{Name: req.Name, Chain: chain, Key: key, Issuer: "acme", Challenge: used, Reason: req.Reason}, client, nil
 }
 
 // RenewalWindow asks the CA's ARI endpoint for leaf's renewal window.
@@ -349,8 +407,34 @@ func parseChainPEM(b []byte) ([]*x509.Certificate, error) {
 }
 
 // challengeProvider writes answers to the ChallengeStore; lego calls
-// Present before asking the CA to validate and CleanUp afterwards.
-type challengeProvider struct{ store ChallengeStore }
+// Present before asking the CA to validate and CleanUp afterwards. It
+// remembers which type it last presented for each name, which the
+// certificate records.
+type challengeProvider struct {
+	store    ChallengeStore
+	mu       sync.Mutex
+	lastUsed map[string]ChallengeType
+}
+
+func (a *ACME) provider() *challengeProvider {
+	a.providerOnce.Do(func() { a.challengeP = &challengeProvider{store: a.challenges, lastUsed: map[string]ChallengeType{}} })
+	return a.challengeP
+}
+
+func (p *challengeProvider) presented(name string, typ ChallengeType) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastUsed[strings.ToLower(name)] = typ
+}
+
+// used returns and forgets the type last presented for name.
+func (p *challengeProvider) used(name string) ChallengeType {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	typ := p.lastUsed[strings.ToLower(name)]
+	delete(p.lastUsed, strings.ToLower(name))
+	return typ
+}
 
 // challengeTTL bounds how long a forgotten answer stays in the store.
 const challengeTTL = time.Hour
@@ -358,6 +442,7 @@ const challengeTTL = time.Hour
 type httpProvider struct{ p *challengeProvider }
 
 func (h httpProvider) Present(ctx context.Context, domain, token, keyAuth string) error {
+	h.p.presented(domain, HTTP01)
 	return h.p.store.PutChallenge(ctx, Challenge{Type: HTTP01, Key: token, Name: domain, KeyAuth: keyAuth, Expires: time.Now().Add(challengeTTL)})
 }
 
@@ -368,6 +453,7 @@ func (h httpProvider) CleanUp(ctx context.Context, _, token, _ string) error {
 type tlsALPNProvider struct{ p *challengeProvider }
 
 func (t tlsALPNProvider) Present(ctx context.Context, domain, _, keyAuth string) error {
+	t.p.presented(domain, TLSALPN01)
 	return t.p.store.PutChallenge(ctx, Challenge{Type: TLSALPN01, Key: strings.ToLower(domain), Name: domain, KeyAuth: keyAuth, Expires: time.Now().Add(challengeTTL)})
 }
 

@@ -31,6 +31,11 @@ type Request struct {
 	// Replaces is the certificate being renewed, or nil. ACME issuers send
 	// its ARI identifier as the order's "replaces" (RFC 9773 §5).
 	Replaces *x509.Certificate
+	// Challenge is how the CA is to validate: DNSPersist01 through the
+	// persistent record the tenant published, or "" for the issuer's
+	// default (HTTP-01 / TLS-ALPN-01). Reason says why, for the record.
+	Challenge ChallengeType
+	Reason    string
 }
 
 // Issued is a freshly issued certificate with its private key, in memory.
@@ -41,6 +46,10 @@ type Issued struct {
 	Key   crypto.Signer
 	// Issuer says where it came from: "builtin", "acme" or "manual".
 	Issuer string
+	// Challenge is how the CA validated the name ("" for none: the
+	// built-in CA and uploads), and Reason why that one was used.
+	Challenge ChallengeType
+	Reason    string
 }
 
 // Leaf returns the end-entity certificate.
@@ -78,6 +87,11 @@ type Record struct {
 	// RenewAt is when renewal is due; zero for manual certificates, which
 	// are never renewed.
 	RenewAt time.Time
+	// Challenge is how the CA validated the name for this certificate
+	// (http-01, tls-alpn-01, dns-persist-01; "" for none), and
+	// ChallengeReason why that one was chosen.
+	Challenge       ChallengeType
+	ChallengeReason string
 }
 
 // KeyAAD is the additional data that binds a sealed certificate key to its
@@ -106,6 +120,9 @@ func Seal(box *sealed.Box, iss *Issued, renewAt time.Time) (Record, error) {
 		Fingerprint: Fingerprint(leaf),
 		Subject:     leaf.Subject.String(),
 		RenewAt:     renewAt,
+
+		Challenge:       iss.Challenge,
+		ChallengeReason: iss.Reason,
 	}, nil
 }
 
@@ -191,6 +208,10 @@ type ChallengeType string
 const (
 	HTTP01    ChallengeType = "http-01"
 	TLSALPN01 ChallengeType = "tls-alpn-01"
+	// DNSPersist01 is validated from the persistent TXT record the tenant
+	// publishes once (draft-ietf-acme-dns-persist); nothing is answered
+	// by the edge.
+	DNSPersist01 ChallengeType = "dns-persist-01"
 )
 
 // Challenge is one pending challenge answer. Key is the token for http-01

@@ -35,14 +35,21 @@ func NewKeeper(issuer Issuer, box *sealed.Box) (*Keeper, error) {
 // ErrNoIssuer: the Keeper was built without an Issuer.
 var ErrNoIssuer = errors.New("issuance: no issuer configured")
 
+// Method is how a certificate is to be validated: the challenge (""
+// for the issuer's default) and why it was chosen.
+type Method struct {
+	Challenge ChallengeType
+	Reason    string
+}
+
 // Certify issues a new certificate for name, plans its renewal and returns
 // it sealed. current is the certificate served now (nil for none): an
 // order that renews it names it as replaced (ARI).
-func (k *Keeper) Certify(ctx context.Context, name string, current *Record) (Record, error) {
+func (k *Keeper) Certify(ctx context.Context, name string, current *Record, how Method) (Record, error) {
 	if k.issuer == nil {
 		return Record{}, ErrNoIssuer
 	}
-	req := Request{Name: name}
+	req := Request{Name: name, Challenge: how.Challenge, Reason: how.Reason}
 	if current != nil {
 		if leaf, err := current.Leaf(); err == nil {
 			req.Replaces = leaf
@@ -101,8 +108,8 @@ func (k *Keeper) SealUpload(name string, iss *Issued) (Record, error) {
 }
 
 // IssuesWildcards reports whether the issuer can obtain wildcard
-// certificates: the built-in CA can; the ACME issuer answers HTTP-01 and
-// TLS-ALPN-01 only, which cannot prove a wildcard.
+// certificates: the built-in CA can; the ACME issuer only through
+// dns-persist-01 (HTTP-01 and TLS-ALPN-01 cannot prove a wildcard).
 func (k *Keeper) IssuesWildcards() bool {
 	w, ok := k.issuer.(interface{ IssuesWildcards() bool })
 	return ok && w.IssuesWildcards()
@@ -119,3 +126,29 @@ func (k *Keeper) CAAIdentities(ctx context.Context) ([]string, error) {
 	}
 	return nil, nil
 }
+
+// PersistIdentity returns what the persistent validation record names
+// (the CA's issuer domain and Hallmark's account URL); ErrNoPersist when
+// the issuer is not used with dns-persist-01.
+func (k *Keeper) PersistIdentity(ctx context.Context) (PersistIdentity, error) {
+	if p, ok := k.issuer.(interface {
+		PersistIdentity(context.Context) (PersistIdentity, error)
+	}); ok {
+		return p.PersistIdentity(ctx)
+	}
+	return PersistIdentity{}, ErrNoPersist
+}
+
+// Rollover replaces the ACME account's key, keeping its URL; an error for
+// an issuer without an account (the built-in CA).
+func (k *Keeper) Rollover(ctx context.Context) (string, error) {
+	if r, ok := k.issuer.(interface {
+		Rollover(context.Context) (string, error)
+	}); ok {
+		return r.Rollover(ctx)
+	}
+	return "", ErrNoAccount
+}
+
+// ErrNoAccount: the issuer has no ACME account (the built-in CA).
+var ErrNoAccount = errors.New("issuance: no ACME account is configured (the built-in CA has none)")

@@ -18,6 +18,7 @@ import (
 const selectDomains = `SELECT d.id, d.org_id, d.name, d.cert_source, d.status, d.token, d.brand_id, d.version,
 	d.created, d.updated, d.window_start, d.verified_at, d.last_checked, d.next_check, d.attempts, d.diagnosis,
 	COALESCE(c.subject, ''), COALESCE(c.fingerprint, ''), COALESCE(c.issuer, ''), c.not_before, c.not_after, c.renew_at,
+	COALESCE(c.challenge, ''), COALESCE(c.challenge_reason, ''),
 	d.issue_attempts, d.issue_retry_at, d.moved_since, d.expiry_warned_at, d.lease_owner, d.lease_token, d.lease_until
 	FROM domains d LEFT JOIN certificates c ON c.name = d.name AND d.status IN ('VERIFIED', 'COMPLETED') `
 
@@ -42,6 +43,7 @@ func scanDomain(r scanner) (customdomain.Domain, error) {
 	err := r.Scan(&d.ID, &d.OrgID, &d.Name, &certSource, &status, &d.Token, &d.BrandID, &d.Version,
 		&created, &updated, &window, &verified, &lastChecked, &nextCheck, &d.Attempts, &diagnosis,
 		&d.Cert.Subject, &d.Cert.Fingerprint, &d.Cert.Issuer, &certNB, &certNA, &certRenew,
+		&d.Cert.Challenge, &d.Cert.ChallengeReason,
 		&d.IssueAttempts, &retryAt, &movedSince, &warnedAt, &d.Lease.Owner, &d.Lease.Token, &leaseUntil)
 	if err != nil {
 		return customdomain.Domain{}, err

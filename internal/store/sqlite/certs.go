@@ -37,12 +37,13 @@ func putCertificate(ctx context.Context, db execer, rec issuance.Record) error {
 		return fmt.Errorf("storing certificate %s: validity must be set and storable (%v)", rec.Name, err)
 	}
 	_, err = db.ExecContext(ctx, `INSERT INTO certificates
-		(name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at, subject)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at, subject, challenge, challenge_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET issuer = excluded.issuer, chain_pem = excluded.chain_pem,
 			sealed_key = excluded.sealed_key, not_before = excluded.not_before, not_after = excluded.not_after,
-			fingerprint = excluded.fingerprint, renew_at = excluded.renew_at, subject = excluded.subject`,
-		rec.Name, rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2], rec.Subject)
+			fingerprint = excluded.fingerprint, renew_at = excluded.renew_at, subject = excluded.subject,
+			challenge = excluded.challenge, challenge_reason = excluded.challenge_reason`,
+		rec.Name, rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2], rec.Subject, string(rec.Challenge), rec.ChallengeReason)
 	if err != nil {
 		return fmt.Errorf("storing certificate %s: %w", rec.Name, mapErr(err))
 	}
@@ -63,13 +64,13 @@ func (s *Store) ReplaceCertificate(ctx context.Context, rec issuance.Record, pre
 	var res sql.Result
 	if prev == "" {
 		res, err = s.write.ExecContext(ctx, `INSERT INTO certificates
-			(name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at, subject)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
-			rec.Name, rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2], rec.Subject)
+			(name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at, subject, challenge, challenge_reason)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+			rec.Name, rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2], rec.Subject, string(rec.Challenge), rec.ChallengeReason)
 	} else {
 		res, err = s.write.ExecContext(ctx, `UPDATE certificates SET issuer = ?, chain_pem = ?, sealed_key = ?,
-			not_before = ?, not_after = ?, fingerprint = ?, renew_at = ?, subject = ? WHERE name = ? AND fingerprint = ?`,
-			rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2], rec.Subject, rec.Name, prev)
+			not_before = ?, not_after = ?, fingerprint = ?, renew_at = ?, subject = ?, challenge = ?, challenge_reason = ? WHERE name = ? AND fingerprint = ?`,
+			rec.Issuer, rec.ChainPEM, rec.SealedKey, ts[0], ts[1], rec.Fingerprint, ts[2], rec.Subject, string(rec.Challenge), rec.ChallengeReason, rec.Name, prev)
 	}
 	if err != nil {
 		return fmt.Errorf("storing certificate %s: %w", rec.Name, mapErr(err))
@@ -85,12 +86,14 @@ func (s *Store) ReplaceCertificate(ctx context.Context, rec issuance.Record, pre
 func (s *Store) Certificate(ctx context.Context, name string) (issuance.Record, error) {
 	var rec issuance.Record
 	var nb, na, ra sql.NullInt64
-	err := s.readRow(ctx, `SELECT name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at, subject
-		FROM certificates WHERE name = ?`, name).Scan(&rec.Name, &rec.Issuer, &rec.ChainPEM, &rec.SealedKey, &nb, &na, &rec.Fingerprint, &ra, &rec.Subject)
+	var challenge string
+	err := s.readRow(ctx, `SELECT name, issuer, chain_pem, sealed_key, not_before, not_after, fingerprint, renew_at, subject, challenge, challenge_reason
+		FROM certificates WHERE name = ?`, name).Scan(&rec.Name, &rec.Issuer, &rec.ChainPEM, &rec.SealedKey, &nb, &na, &rec.Fingerprint, &ra, &rec.Subject, &challenge, &rec.ChallengeReason)
 	if err != nil {
 		return issuance.Record{}, fmt.Errorf("reading certificate of %s: %w", name, mapErr(err))
 	}
 	rec.NotBefore, rec.NotAfter, rec.RenewAt = decTime(nb), decTime(na), decTime(ra)
+	rec.Challenge = issuance.ChallengeType(challenge)
 	return rec, nil
 }
 

@@ -18,6 +18,7 @@ func sampleRecord(name, fp string) issuance.Record {
 		SealedKey: []byte{1, 2, 3, 0, 255, byte(len(fp))},
 		NotBefore: t0, NotAfter: t0.Add(90 * 24 * time.Hour), RenewAt: t0.Add(60 * 24 * time.Hour),
 		Fingerprint: fp,
+		Challenge:   issuance.DNSPersist01, ChallengeReason: "the persistent record _validation-persist." + name + " is in place",
 	}
 }
 
@@ -26,7 +27,8 @@ func sameRecord(t *testing.T, got, want issuance.Record) {
 	if got.Name != want.Name || got.Issuer != want.Issuer || got.Fingerprint != want.Fingerprint ||
 		!bytes.Equal(got.ChainPEM, want.ChainPEM) || !bytes.Equal(got.SealedKey, want.SealedKey) ||
 		!got.NotBefore.Equal(want.NotBefore) || !got.NotAfter.Equal(want.NotAfter) ||
-		!got.RenewAt.Equal(want.RenewAt) || got.RenewAt.IsZero() != want.RenewAt.IsZero() {
+		!got.RenewAt.Equal(want.RenewAt) || got.RenewAt.IsZero() != want.RenewAt.IsZero() ||
+		got.Challenge != want.Challenge || got.ChallengeReason != want.ChallengeReason {
 		t.Errorf("certificate:\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -50,7 +52,7 @@ func runCertificates(t *testing.T, open func(t *testing.T) Backend) {
 
 		// A manual certificate (no renewal time) replaces it as a whole.
 		b := sampleRecord("login.acme.com", "BB:02")
-		b.Issuer, b.RenewAt = "manual", time.Time{}
+		b.Issuer, b.RenewAt, b.Challenge, b.ChallengeReason = "manual", time.Time{}, "", ""
 		if err := s.PutCertificate(ctx, b); err != nil {
 			t.Fatal(err)
 		}

@@ -140,7 +140,8 @@ func runDomains(t *testing.T, open func(t *testing.T) Backend) {
 		want := customdomain.CertInfo{Subject: rec.Subject, Fingerprint: rec.Fingerprint, Issuer: rec.Issuer,
 			NotBefore: rec.NotBefore, NotAfter: rec.NotAfter, RenewAt: rec.RenewAt}
 		if got.Cert.Fingerprint != want.Fingerprint || got.Cert.Subject != want.Subject || got.Cert.Issuer != want.Issuer ||
-			!got.Cert.NotAfter.Equal(want.NotAfter) || !got.Cert.RenewAt.Equal(want.RenewAt) {
+			!got.Cert.NotAfter.Equal(want.NotAfter) || !got.Cert.RenewAt.Equal(want.RenewAt) ||
+			got.Cert.Challenge != rec.Challenge || got.Cert.ChallengeReason != rec.ChallengeReason {
 			t.Errorf("proven domain's certificate: got %+v, want %+v", got.Cert, want)
 		}
 		// Another org's unproven domain of the same name has none.
