@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -26,6 +27,7 @@ type benchConfig struct {
 	conns                 int
 	flood                 int
 	hallmarkEnv           string
+	databaseURL           string
 }
 
 func runBench(ctx context.Context, args []string) error {
@@ -42,6 +44,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&c.conns, "conns", 4, "client transports the request workers share (HTTP/2: connections)")
 	fs.IntVar(&c.flood, "flood", 20_000, "handshakes with unknown names at the end (memory must stay bounded)")
 	fs.StringVar(&c.hallmarkEnv, "hallmark-env", "", "space-separated NAME=value set for hallmark serve only (GOGC=200, say)")
+	fs.StringVar(&c.databaseURL, "database-url", "", "measure hallmark serve on this PostgreSQL database (postgres://...), filled from the seeded data dir with hallmark migrate when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,11 +87,26 @@ func runBench(ctx context.Context, args []string) error {
 		return fmt.Errorf("upstream: %w", err)
 	}
 
-	// hallmark serve itself.
+	// hallmark serve itself, on the seeded SQLite data dir or on
+	// PostgreSQL holding the same installation.
+	store := []string{"--data-dir", data}
+	if c.databaseURL != "" {
+		key := filepath.Join(data, "master.key")
+		store = append(store, "--database-url", c.databaseURL, "--master-key-file", key)
+		out, err := exec.CommandContext(ctx, hallmark, "migrate", "--data-dir", data, "--master-key-file", key, "--to", c.databaseURL).CombinedOutput()
+		switch {
+		case err == nil:
+			fmt.Printf("copied the seeded installation into PostgreSQL\n")
+		case strings.Contains(string(out), "not empty"):
+			fmt.Printf("PostgreSQL already holds an installation: measuring it as it is\n")
+		default:
+			return fmt.Errorf("hallmark migrate: %v\n%s", err, out)
+		}
+	}
 	api, https, plain := must(freeAddr()), must(freeAddr()), must(freeAddr())
-	hp, err := start("hallmark", logs, strings.Fields(c.hallmarkEnv), hallmark, "serve", "--data-dir", data,
+	hp, err := start("hallmark", logs, strings.Fields(c.hallmarkEnv), hallmark, append(append([]string{"serve"}, store...),
 		"--api-addr", api, "--https-addr", https, "--http-addr", plain, "--upstream", "http://"+upAddr,
-		"--dns-resolvers", "127.0.0.1:9", "--bootstrap-token", "bench-operator-token-0123456789", "--log-level", "error")
+		"--dns-resolvers", "127.0.0.1:9", "--bootstrap-token", "bench-operator-token-0123456789", "--log-level", "error")...)
 	if err != nil {
 		return err
 	}
