@@ -20,7 +20,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -46,6 +45,7 @@ type Store struct {
 	sqlcommon.Sessions
 	sqlcommon.RateCounts
 	sqlcommon.Secrets
+	sqlcommon.Brands
 	write  *sql.DB // one connection, BEGIN IMMEDIATE
 	read   *sql.DB // read-only pool
 	logger *slog.Logger
@@ -96,6 +96,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	s.Sessions = sqlcommon.Sessions{Read: read, Write: write, Begin: begin}
 	s.RateCounts = sqlcommon.RateCounts{Begin: begin}
 	s.Secrets = sqlcommon.Secrets{Read: read, Begin: begin, MapErr: mapErr}
+	s.Brands = sqlcommon.Brands{Read: read, Write: write, Begin: begin, MapErr: mapErr}
 	return s, nil
 }
 
@@ -145,44 +146,13 @@ func mapErr(err error) error {
 	return fault(err)
 }
 
-// Times are stored as Unix nanoseconds; the zero time as NULL.
-
-func encTime(t time.Time) (sql.NullInt64, error) {
-	if t.IsZero() {
-		return sql.NullInt64{}, nil
-	}
-	if y := t.Year(); y < 1678 || y > 2261 {
-		return sql.NullInt64{}, fmt.Errorf("time %s is outside the storable range (years 1678 to 2261)", t)
-	}
-	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}, nil
-}
-
-func decTime(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.Unix(0, n.Int64).UTC()
-}
-
-// encTimes encodes several times, returning the first error.
-func encTimes(ts ...time.Time) ([]sql.NullInt64, error) {
-	out := make([]sql.NullInt64, len(ts))
-	for i, t := range ts {
-		n, err := encTime(t)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = n
-	}
-	return out, nil
-}
-
-func checkLimit(limit int) error {
-	if limit < 1 {
-		return fmt.Errorf("limit %d: must be at least 1", limit)
-	}
-	return nil
-}
+// Times are stored as Unix nanoseconds; the zero time as NULL (sqlcommon).
+var (
+	encTime    = sqlcommon.EncTime
+	decTime    = sqlcommon.DecTime
+	encTimes   = sqlcommon.EncTimes
+	checkLimit = sqlcommon.CheckLimit
+)
 
 func sqlNull(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: true} }
 

@@ -1,4 +1,4 @@
-package postgres
+package sqlcommon
 
 import (
 	"context"
@@ -11,7 +11,15 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/store/sqlquery"
 )
 
-var _ brand.Store = (*Store)(nil)
+// Brands is brand.Store over a backend's connections; MapErr turns the
+// backend's errors into the store package's. A backend embeds it.
+type Brands struct {
+	Read, Write DB
+	Begin       func(ctx context.Context) (Tx, error)
+	MapErr      func(error) error
+}
+
+var _ brand.Store = Brands{}
 
 const brandCols = `id, org_id, name, locale, custom_privacy_policy_url, agree_to_custom_privacy_policy,
 	remove_powered_by_okta, default_app_instance_id, default_app_link_name, default_app_classic_uri,
@@ -26,7 +34,7 @@ func scanBrand(r scanner) (brand.Brand, error) {
 	if err != nil {
 		return brand.Brand{}, err
 	}
-	b.Created, b.Updated = decTime(created), decTime(updated)
+	b.Created, b.Updated = DecTime(created), DecTime(updated)
 	return b, nil
 }
 
@@ -38,30 +46,30 @@ func brandFields(b brand.Brand) []any {
 		b.EmailDomainID}
 }
 
-func (s *Store) CreateBrand(ctx context.Context, b brand.Brand) error {
-	ts, err := encTimes(b.Created, b.Updated)
+func (s Brands) CreateBrand(ctx context.Context, b brand.Brand) error {
+	ts, err := EncTimes(b.Created, b.Updated)
 	if err != nil {
 		return fmt.Errorf("creating brand %s: %w", b.ID, err)
 	}
 	args := append(append([]any{b.ID, b.OrgID}, brandFields(b)...), ts[0], ts[1])
-	_, err = s.db.ExecContext(ctx, `INSERT INTO brands (`+brandCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	_, err = s.Write.ExecContext(ctx, `INSERT INTO brands (`+brandCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
-		return fmt.Errorf("creating brand %s: %w", b.ID, mapErr(err))
+		return fmt.Errorf("creating brand %s: %w", b.ID, s.MapErr(err))
 	}
 	return nil
 }
 
-func (s *Store) GetBrand(ctx context.Context, id string) (brand.Brand, error) {
-	b, err := scanBrand(s.db.QueryRowContext(ctx, `SELECT `+brandCols+` FROM brands WHERE id = ?`, id))
+func (s Brands) GetBrand(ctx context.Context, id string) (brand.Brand, error) {
+	b, err := scanBrand(s.Read.QueryRowContext(ctx, `SELECT `+brandCols+` FROM brands WHERE id = ?`, id))
 	if err != nil {
-		return brand.Brand{}, fmt.Errorf("getting brand %s: %w", id, mapErr(err))
+		return brand.Brand{}, fmt.Errorf("getting brand %s: %w", id, s.MapErr(err))
 	}
 	return b, nil
 }
 
 // ListBrands pages by id (keyset), like ListDomains.
-func (s *Store) ListBrands(ctx context.Context, q brand.ListQuery) ([]brand.Brand, error) {
-	if err := checkLimit(q.Limit); err != nil {
+func (s Brands) ListBrands(ctx context.Context, q brand.ListQuery) ([]brand.Brand, error) {
+	if err := CheckLimit(q.Limit); err != nil {
 		return nil, fmt.Errorf("listing brands: %w", err)
 	}
 	b := sqlquery.NewBuilder(sqlquery.Question)
@@ -73,7 +81,7 @@ func (s *Store) ListBrands(ctx context.Context, q brand.ListQuery) ([]brand.Bran
 		conds = append(conds, "lower(name) LIKE "+b.Arg("%"+sqlquery.EscapeLike(strings.ToLower(q.NameContains))+"%")+` ESCAPE '\'`)
 	}
 	query := `SELECT ` + brandCols + ` FROM brands WHERE ` + strings.Join(conds, " AND ") + ` ORDER BY id LIMIT ` + b.Arg(q.Limit)
-	rows, err := s.db.QueryContext(ctx, query, b.Args...)
+	rows, err := s.Read.QueryContext(ctx, query, b.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing brands: %w", err)
 	}
@@ -92,17 +100,17 @@ func (s *Store) ListBrands(ctx context.Context, q brand.ListQuery) ([]brand.Bran
 	return bs, nil
 }
 
-func (s *Store) UpdateBrand(ctx context.Context, b brand.Brand) error {
-	updated, err := encTime(b.Updated)
+func (s Brands) UpdateBrand(ctx context.Context, b brand.Brand) error {
+	updated, err := EncTime(b.Updated)
 	if err != nil {
 		return fmt.Errorf("updating brand %s: %w", b.ID, err)
 	}
 	args := append(brandFields(b), updated, b.ID)
-	res, err := s.db.ExecContext(ctx, `UPDATE brands SET name = ?, locale = ?, custom_privacy_policy_url = ?,
+	res, err := s.Write.ExecContext(ctx, `UPDATE brands SET name = ?, locale = ?, custom_privacy_policy_url = ?,
 		agree_to_custom_privacy_policy = ?, remove_powered_by_okta = ?, default_app_instance_id = ?,
 		default_app_link_name = ?, default_app_classic_uri = ?, email_domain_id = ?, updated = ? WHERE id = ?`, args...)
 	if err != nil {
-		return fmt.Errorf("updating brand %s: %w", b.ID, mapErr(err))
+		return fmt.Errorf("updating brand %s: %w", b.ID, s.MapErr(err))
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("updating brand %s: %w", b.ID, err)
@@ -114,8 +122,8 @@ func (s *Store) UpdateBrand(ctx context.Context, b brand.Brand) error {
 
 // DeleteBrand deletes and checks in one write transaction, so no domain
 // can start using the brand between the check and the delete.
-func (s *Store) DeleteBrand(ctx context.Context, id string) error {
-	tx, err := s.begin(ctx)
+func (s Brands) DeleteBrand(ctx context.Context, id string) error {
+	tx, err := s.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("deleting brand %s: %w", id, err)
 	}
@@ -144,8 +152,8 @@ func (s *Store) DeleteBrand(ctx context.Context, id string) error {
 	return nil
 }
 
-func (s *Store) BrandDomains(ctx context.Context, id string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM domains WHERE brand_id = ? ORDER BY id`, id)
+func (s Brands) BrandDomains(ctx context.Context, id string) ([]string, error) {
+	rows, err := s.Read.QueryContext(ctx, `SELECT id FROM domains WHERE brand_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("listing the domains of brand %s: %w", id, err)
 	}
@@ -163,3 +171,5 @@ func (s *Store) BrandDomains(ctx context.Context, id string) ([]string, error) {
 	}
 	return ids, nil
 }
+
+type scanner interface{ Scan(dest ...any) error }
