@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hallmark-dev/hallmark/internal/store/sqlcommon"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -142,7 +143,7 @@ func writeChangeRest(ctx context.Context, tx *wtx, c customdomain.Change) error 
 		if c.Cert.Name != c.Domain.Name {
 			return fmt.Errorf("storing certificate: it is for %q", c.Cert.Name)
 		}
-		if err := putCertificate(ctx, tx, *c.Cert); err != nil {
+		if err := sqlcommon.PutCertificate(ctx, tx, *c.Cert, mapErr); err != nil {
 			return err
 		}
 	}

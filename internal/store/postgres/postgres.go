@@ -58,6 +58,7 @@ type Store struct {
 	sqlcommon.RateCounts
 	sqlcommon.Secrets
 	sqlcommon.Brands
+	sqlcommon.Certs
 	db     pool
 	url    string // for connections of its own (LISTEN); never logged
 	logger *slog.Logger
@@ -92,6 +93,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	s.RateCounts = sqlcommon.RateCounts{Begin: begin}
 	s.Secrets = sqlcommon.Secrets{Read: s.db, Begin: begin, MapErr: mapErr}
 	s.Brands = sqlcommon.Brands{Read: s.db, Write: s.db, Begin: begin, MapErr: mapErr}
+	s.Certs = sqlcommon.Certs{Row: func(ctx context.Context, q string, args ...any) sqlcommon.Scanner { return s.readRow(ctx, q, args...) }, Read: s.db, Write: s.db, Begin: begin, MapErr: mapErr}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening database: %w", err)

@@ -172,4 +172,7 @@ func (s Brands) BrandDomains(ctx context.Context, id string) ([]string, error) {
 	return ids, nil
 }
 
-type scanner interface{ Scan(dest ...any) error }
+// Scanner is a row to scan: *sql.Row, or a backend's own.
+type Scanner interface{ Scan(dest ...any) error }
+
+type scanner = Scanner

@@ -46,6 +46,7 @@ type Store struct {
 	sqlcommon.RateCounts
 	sqlcommon.Secrets
 	sqlcommon.Brands
+	sqlcommon.Certs
 	write  *sql.DB // one connection, BEGIN IMMEDIATE
 	read   *sql.DB // read-only pool
 	logger *slog.Logger
@@ -97,6 +98,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	s.RateCounts = sqlcommon.RateCounts{Begin: begin}
 	s.Secrets = sqlcommon.Secrets{Read: read, Begin: begin, MapErr: mapErr}
 	s.Brands = sqlcommon.Brands{Read: read, Write: write, Begin: begin, MapErr: mapErr}
+	s.Certs = sqlcommon.Certs{Row: func(ctx context.Context, q string, args ...any) sqlcommon.Scanner { return s.readRow(ctx, q, args...) }, Read: read, Write: write, Begin: begin, MapErr: mapErr}
 	return s, nil
 }
 
