@@ -22,6 +22,7 @@ type result struct {
 	ops     int64
 	elapsed time.Duration
 	cpu     time.Duration
+	gen     time.Duration // the load generator's own CPU over the same rounds
 }
 
 func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }

@@ -28,6 +28,7 @@ type benchConfig struct {
 	flood                 int
 	hallmarkEnv           string
 	databaseURL           string
+	handshakesOnly        bool
 }
 
 func runBench(ctx context.Context, args []string) error {
@@ -45,6 +46,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&c.flood, "flood", 20_000, "handshakes with unknown names at the end (memory must stay bounded)")
 	fs.StringVar(&c.hallmarkEnv, "hallmark-env", "", "space-separated NAME=value set for hallmark serve only (GOGC=200, say)")
 	fs.StringVar(&c.databaseURL, "database-url", "", "measure hallmark serve on this PostgreSQL database (postgres://...), filled from the seeded data dir with hallmark migrate when empty")
+	fs.BoolVar(&c.handshakesOnly, "handshakes-only", false, "measure the handshakes only (no proxying, no flood): a quicker look while tuning")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -178,6 +180,9 @@ func runBench(ctx context.Context, args []string) error {
 	reqTargets := append([]*server{bare, edge}, peers...)
 	proxied := map[string]map[*server]result{}
 	for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
+		if c.handshakesOnly {
+			break
+		}
 		r, err := alternate(ctx, c, reqTargets, func(s *server) (int64, time.Duration, error) {
 			return requests(ctx, s.addr, s.host, proto == "HTTP/2", c.reqWorkers, c.conns, c.round, 1<<40)
 		})
@@ -192,7 +197,7 @@ func runBench(ctx context.Context, args []string) error {
 	// unrecognized_name; the negative cache is bounded.
 	var unknown atomic.Int64
 	floodStart := time.Now()
-	for range c.flood / 1000 {
+	for range c.flood / 1000 * b2i(!c.handshakesOnly) {
 		if _, _, err := handshakes(ctx, edge.addr, c.hsWorkers, time.Minute, 1000, func(*rand.Rand) string {
 			return fmt.Sprintf("u%09d.unknown.test", unknown.Add(1))
 		}, true); err != nil {
@@ -220,9 +225,9 @@ func alternate(ctx context.Context, c benchConfig, targets []*server, measure fu
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			cpu0 := procCPU(s.p.pid())
+			cpu0, gen0 := procCPU(s.p.pid()), statCPU(os.Getpid())
 			n, elapsed, err := measure(s)
-			cpu := procCPU(s.p.pid()) - cpu0
+			cpu, gen := procCPU(s.p.pid())-cpu0, statCPU(os.Getpid())-gen0
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
@@ -230,6 +235,7 @@ func alternate(ctx context.Context, c benchConfig, targets []*server, measure fu
 			sum.ops += n
 			sum.elapsed += elapsed
 			sum.cpu += cpu
+			sum.gen += gen
 			out[s] = sum
 		}
 	}
@@ -249,14 +255,15 @@ func report(c benchConfig, edge, bare *server, peers []*server, hs map[*server]r
 			if s != edge {
 				ratio = fmt.Sprintf("%.2f, %.2f", e.rate()/r.rate(), float64(e.cpuPerOp())/float64(r.cpuPerOp()))
 			}
-			fmt.Printf("| %s | %s | %.0f | %v | %s |\n", figure, s.name, r.rate(), r.cpuPerOp().Round(time.Microsecond), ratio)
+			fmt.Printf("| %s | %s | %.0f | %v | %s | %v |\n", figure, s.name, r.rate(), r.cpuPerOp().Round(time.Microsecond), ratio,
+				(r.gen / time.Duration(max(r.ops, 1))).Round(time.Microsecond))
 		}
 	}
 	order := append([]*server{edge, bare}, peers...)
 	fmt.Printf("handshakes: full TLS 1.3 (X25519, ECDSA P-256), %d workers, a new connection each; hallmark with random SNI over %d of %d stored names, the others with one certificate\n", c.hsWorkers, c.hot, c.stored)
 	fmt.Printf("proxy: keep-alive HTTPS GETs of a 1 KiB static loopback upstream, %d workers over %d client transports\n\n", c.reqWorkers, c.conns)
-	fmt.Println("| figure | server | ops/s | CPU per op | hallmark / this (ops/s, CPU per op) |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Println("| figure | server | ops/s | CPU per op | hallmark / this (ops/s, CPU per op) | load generator CPU per op |")
+	fmt.Println("|---|---|---|---|---|---|")
 	row("handshakes", hs, order)
 	for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
 		row("proxy "+proto, proxied[proto], order)
@@ -294,4 +301,11 @@ func must(s string, err error) string {
 		panic(err)
 	}
 	return s
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

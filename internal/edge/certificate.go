@@ -1,7 +1,12 @@
 package edge
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/tls"
+	"math/big"
+	"math/bits"
 	"sync"
 )
 
@@ -33,25 +38,83 @@ func (ci *chainIntern) intern(der []byte) []byte {
 	return der
 }
 
-// compact returns the form of c the cache holds: the DER chain with the
-// certificates above the leaf shared, and the key, without the parsed Leaf.
-// crypto/tls needs Leaf only to choose among several Config.Certificates,
-// never for a certificate GetCertificate returns, and a parsed
-// x509.Certificate is some hundred pointers the collector scans on every
-// cycle (28 MB of a 50 MB heap at 10,000 names). c is not modified.
-func (ci *chainIntern) compact(c *tls.Certificate) *tls.Certificate {
-	out := &tls.Certificate{
-		PrivateKey:                   c.PrivateKey,
+// held is one cached name in one allocation: the entry, its certificate
+// and the chain's slice headers (three certificates fit; a longer chain
+// takes one allocation more). Every object in the cache is one more for
+// the collector to mark on each cycle, which a full handshake's 40 KB of
+// allocation starts every few hundred handshakes.
+type held struct {
+	ent   Entry
+	cert  tls.Certificate
+	chain [3][]byte
+}
+
+// hold returns the form of ent the cache keeps: ent.Certificate compacted
+// (see compact) in the same allocation as the entry. ent is not modified.
+func (ci *chainIntern) hold(ent Entry) *Entry {
+	if ent.Certificate == nil {
+		return &ent
+	}
+	h := &held{ent: ent}
+	ci.compactInto(&h.cert, ent.Certificate, h.chain[:0])
+	h.ent.Certificate = &h.cert
+	return &h.ent
+}
+
+// compactInto sets out to the form of c the cache holds: the DER chain
+// (appended to chain) with the certificates above the leaf shared, and the
+// key (see compactKey), without the parsed Leaf. crypto/tls needs Leaf only
+// to choose among several Config.Certificates, never for a certificate
+// GetCertificate returns, and a parsed x509.Certificate is some hundred
+// pointers the collector scans on every cycle (28 MB of a 50 MB heap at
+// 10,000 names). c is not modified.
+func (ci *chainIntern) compactInto(out, c *tls.Certificate, chain [][]byte) {
+	*out = tls.Certificate{
+		PrivateKey:                   compactKey(c.PrivateKey),
 		SupportedSignatureAlgorithms: c.SupportedSignatureAlgorithms,
 		OCSPStaple:                   c.OCSPStaple,
 		SignedCertificateTimestamps:  c.SignedCertificateTimestamps,
-		Certificate:                  make([][]byte, len(c.Certificate)),
 	}
 	for i, der := range c.Certificate {
 		if i > 0 {
 			der = ci.intern(der)
 		}
-		out.Certificate[i] = der
+		chain = append(chain, der)
 	}
-	return out
+	out.Certificate = chain
+}
+
+// p256Words is the length of a P-256 coordinate or scalar in big.Words.
+const p256Words = 256 / bits.UintSize
+
+// p256Key is a P-256 private key in one allocation: the key, its three
+// big.Int and their words, seven allocations as x509 parses it. The key is
+// the first field, so the pointer crypto/ecdsa caches its FIPS form under
+// is the object's own.
+type p256Key struct {
+	k       ecdsa.PrivateKey
+	x, y, d big.Int
+	w       [3 * p256Words]big.Word
+}
+
+// compactKey returns k as a p256Key when it is a P-256 ECDSA key (what the
+// built-in CA and ACME orders make), and k itself otherwise.
+func compactKey(k crypto.PrivateKey) crypto.PrivateKey {
+	ek, ok := k.(*ecdsa.PrivateKey)
+	if !ok || ek.Curve != elliptic.P256() || ek.X == nil || ek.Y == nil || ek.D == nil ||
+		ek.X.Sign() < 0 || ek.Y.Sign() < 0 || ek.D.Sign() <= 0 {
+		return k
+	}
+	p := new(p256Key)
+	for i, src := range []*big.Int{ek.X, ek.Y, ek.D} {
+		words := src.Bits()
+		if len(words) > p256Words {
+			return k
+		}
+		dst := p.w[i*p256Words : i*p256Words+len(words) : (i+1)*p256Words]
+		copy(dst, words)
+		[]*big.Int{&p.x, &p.y, &p.d}[i].SetBits(dst)
+	}
+	p.k = ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: ek.Curve, X: &p.x, Y: &p.y}, D: &p.d}
+	return &p.k
 }

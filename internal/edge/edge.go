@@ -33,7 +33,7 @@ import (
 // Entry is what the edge needs to serve a name.
 type Entry struct {
 	// Certificate is served for the name. The edge keeps a compact copy
-	// (see chainIntern.compact): Leaf need not be set.
+	// (see chainIntern.hold): Leaf need not be set.
 	Certificate *tls.Certificate
 	// OrgName names the org that serves the name (the page shown when
 	// there is no upstream).
@@ -202,11 +202,8 @@ func normalize(name string) string {
 // certificate), replacing whatever was cached.
 func (e *Edge) Put(name string, entry Entry) {
 	name = normalize(name)
-	if entry.Certificate != nil {
-		entry.Certificate = e.chains.compact(entry.Certificate)
-	}
 	e.neg.Delete(name)
-	e.pos.Set(name, &entry, time.Time{})
+	e.pos.Set(name, e.chains.hold(entry), time.Time{})
 }
 
 // Invalidate forgets name; the next handshake asks the Source again. A
@@ -286,9 +283,9 @@ func (e *Edge) fill(name string) (*Entry, error) {
 	case ent.Certificate == nil:
 		return nil, fmt.Errorf("%s: source returned no certificate", name)
 	}
-	ent.Certificate = e.chains.compact(ent.Certificate)
-	e.pos.SetIfGen(name, &ent, time.Time{}, posGen)
-	return &ent, nil
+	held := e.chains.hold(ent)
+	e.pos.SetIfGen(name, held, time.Time{}, posGen)
+	return held, nil
 }
 
 // getCertificate is the SNI callback. Returning nil, nil with no
@@ -334,13 +331,16 @@ func (e *Edge) Serve(ctx context.Context, httpsLn, httpLn net.Listener) error {
 		}
 	}
 	httpsSrv := e.server(e.handler)
-	httpsSrv.TLSConfig = e.tlsConfig
+	// http.Server adjusts the TLSConfig it is given (net/http's HTTP/2
+	// set-up); it gets a copy, since handshakes use e.tlsConfig meanwhile.
+	httpsSrv.TLSConfig = e.tlsConfig.Clone()
 	httpSrv := e.server(e.challengeHandler(redirectPort))
 	limits := connlimit.Config{Max: e.cfg.MaxConns, PerClient: e.cfg.MaxConnsPerClient}
 	httpsLn, httpLn = connlimit.Listen(httpsLn, limits), connlimit.Listen(httpLn, limits)
+	tlsLn := newTLSListener(httpsLn, e.tlsConfig, e.handshakeTimeout(), e.log)
 
 	errc := make(chan error, 2)
-	go func() { errc <- httpsSrv.ServeTLS(httpsLn, "", "") }()
+	go func() { errc <- httpsSrv.Serve(tlsLn) }()
 	go func() { errc <- httpSrv.Serve(httpLn) }()
 
 	var first error
@@ -356,6 +356,18 @@ func (e *Edge) Serve(ctx context.Context, httpsLn, httpLn net.Listener) error {
 		first = nil
 	}
 	return errors.Join(first, err1, err2)
+}
+
+// handshakeTimeout bounds a TLS handshake as net/http would: the shortest
+// of the read-header, read and write timeouts.
+func (e *Edge) handshakeTimeout() time.Duration {
+	var d time.Duration
+	for _, v := range []time.Duration{e.cfg.ReadHeaderTimeout, e.cfg.ReadTimeout, e.cfg.WriteTimeout} {
+		if v > 0 && (d == 0 || v < d) {
+			d = v
+		}
+	}
+	return d
 }
 
 func (e *Edge) server(h http.Handler) *http.Server {

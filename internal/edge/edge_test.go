@@ -60,6 +60,9 @@ type harness struct {
 	edge       *edge.Edge
 	httpsAddr  string
 	httpAddr   string
+	// stop ends Serve and returns its error (once; the cleanup calls it
+	// too).
+	stop func() error
 }
 
 func newCA(t testing.TB) *issuance.CA {
@@ -110,9 +113,12 @@ func start(t *testing.T, cfg edge.Config) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Serve(ctx, httpsLn, httpLn) }()
-	t.Cleanup(func() {
+	h.stop = sync.OnceValue(func() error {
 		cancel()
-		if err := <-done; err != nil {
+		return <-done
+	})
+	t.Cleanup(func() {
+		if err := h.stop(); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
