@@ -84,7 +84,11 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	}
 	// The read pool opens after the writer has switched the file to WAL,
 	// so readers never try to change the journal mode themselves.
-	read, err := sql.Open("sqlite", path+common+"&_pragma=query_only(1)")
+	// Each reader keeps a page cache of 512 KiB instead of SQLite's 2 MiB:
+	// the edge reads a certificate once per name and caches it, so pages
+	// beyond the tables' interior nodes are rarely read twice, and four
+	// full caches were about 12 MiB of the service's resident memory.
+	read, err := sql.Open("sqlite", path+common+"&_pragma=query_only(1)&_pragma=cache_size(-512)")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
