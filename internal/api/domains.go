@@ -234,18 +234,11 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) error {
 	if more {
 		ds = ds[:limit]
 	}
-	out := struct {
-		Domains []domainJSON `json:"domains"`
-	}{Domains: make([]domainJSON, 0, len(ds))}
-	base := baseURL(r)
-	for _, d := range ds {
-		out.Domains = append(out.Domains, s.domainJSONAt(base, d))
-	}
 	w.Header().Add("Link", `<`+baseURL(r)+r.URL.Path+`?limit=`+strconv.Itoa(limit)+`>; rel="self"`)
 	if more {
 		w.Header().Add("Link", `<`+baseURL(r)+r.URL.Path+`?limit=`+strconv.Itoa(limit)+`&after=`+ds[len(ds)-1].ID+`>; rel="next"`)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, domainPage{s: s, base: baseURL(r), ds: ds})
 	return nil
 }
 
