@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
@@ -21,7 +22,12 @@ type domainPage struct {
 	ds   []customdomain.Domain
 }
 
+// domainBytes is about the size of one domain's JSON, to make room for a
+// page at once.
+const domainBytes = 1200
+
 func (p domainPage) appendJSON(b []byte) ([]byte, error) {
+	b = slices.Grow(b, 16+len(p.ds)*domainBytes)
 	b = append(b, `{"domains":[`...)
 	for i := range p.ds {
 		if i > 0 {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/hallmark-dev/hallmark/finding"
 )
@@ -97,4 +98,29 @@ func TestDomainJSONBytes(t *testing.T) {
 			t.Fatal("appendJSON: got no error, want one")
 		}
 	})
+}
+
+// TestOktaTime checks the hand-written format against time.Format.
+func TestOktaTime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	times := []time.Time{
+		time.Date(2021, 11, 23, 2, 4, 28, 999999999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999000000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 4, 5, 6, 7, 8, time.FixedZone("x", -7*3600-1800)),
+	}
+	for range 10000 {
+		times = append(times, time.Unix(0, rng.Int64()-rng.Int64()))
+	}
+	for _, tm := range times {
+		if got, want := oktaTime(tm), tm.UTC().Format("2006-01-02T15:04:05.000Z"); got != want {
+			t.Fatalf("oktaTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
+	if got := oktaTime(time.Time{}); got != "" {
+		t.Fatalf("oktaTime(zero) = %q, want \"\"", got)
+	}
 }

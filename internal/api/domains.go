@@ -104,12 +104,31 @@ type verificationJSON struct {
 	Attempts      int    `json:"attempts"`
 }
 
-// oktaTime formats times as Okta does: 2021-11-23T02:04:28.000Z.
+// oktaLayout is how Okta writes times: 2021-11-23T02:04:28.000Z.
+const oktaLayout = "2006-01-02T15:04:05.000Z"
+
+// oktaTime formats t in oktaLayout; "" for the zero time. The digits are
+// written directly (a page of domains formats a thousand times), as
+// Format writes them: milliseconds truncated, years 0 to 9999.
 func oktaTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(oktaLayout)
+	}
+	hour, minute, sec := t.Clock()
+	b := [len(oktaLayout)]byte{
+		byte('0' + year/1000), byte('0' + year/100%10), byte('0' + year/10%10), byte('0' + year%10), '-',
+		byte('0' + month/10), byte('0' + month%10), '-', byte('0' + day/10), byte('0' + day%10), 'T',
+		byte('0' + hour/10), byte('0' + hour%10), ':', byte('0' + minute/10), byte('0' + minute%10), ':',
+		byte('0' + sec/10), byte('0' + sec%10), '.',
+	}
+	ms := t.Nanosecond() / 1e6
+	b[20], b[21], b[22], b[23] = byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z'
+	return string(b[:])
 }
 
 func baseURL(r *http.Request) string {

@@ -172,15 +172,16 @@ type appender interface {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	buf := jsonBufs.Get().(*bytes.Buffer)
-	defer putJSONBuf(buf)
+	defer func() { putJSONBuf(buf) }()
 	// Encode writes what json.Marshal returns and a newline, into a
 	// buffer reused across responses (a page of 200 domains is ~200 KB);
-	// an appender writes the same bytes into the same buffer.
+	// an appender appends the same bytes to the buffer's storage, and the
+	// storage it grew to is what goes back to the pool.
 	var err error
 	if a, ok := v.(appender); ok {
 		var b []byte
 		if b, err = a.appendJSON(buf.AvailableBuffer()); err == nil {
-			buf.Write(append(b, '\n'))
+			buf = bytes.NewBuffer(append(b, '\n'))
 		}
 	} else {
 		err = json.NewEncoder(buf).Encode(v)
