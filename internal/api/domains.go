@@ -245,7 +245,7 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) error {
 	if after != "" && !oktaid.Valid("dom", after) {
 		return errValidation("after: not a domain id; use the link in the Link rel=\"next\" header")
 	}
-	ds, err := s.domains.List(r.Context(), actorFrom(r.Context()), after, limit+1)
+	ds, err := s.domains.ListViews(r.Context(), actorFrom(r.Context()), after, limit+1)
 	if err != nil {
 		return err
 	}

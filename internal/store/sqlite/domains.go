@@ -18,6 +18,8 @@ const selectDomains = sqlcommon.SelectDomains
 
 var scanDomain = sqlcommon.ScanDomain
 
+var _ customdomain.ViewLister = (*Store)(nil)
+
 type scanner = sqlcommon.Scanner
 
 // domainColumns are the columns a change writes, in domainArgs order.
@@ -88,6 +90,11 @@ func (s *Store) GetDomain(ctx context.Context, id string) (customdomain.Domain, 
 // queryDomains reads the domains of query; size is how many rows it
 // returns at most (0 when unknown).
 func (s *Store) queryDomains(ctx context.Context, what string, size int, query string, args ...any) ([]customdomain.Domain, error) {
+	return s.scanDomains(ctx, sqlcommon.NewDomainRow(), what, size, query, args...)
+}
+
+// scanDomains reads the domains of query with row.
+func (s *Store) scanDomains(ctx context.Context, row *sqlcommon.DomainRow, what string, size int, query string, args ...any) ([]customdomain.Domain, error) {
 	rows, err := s.readQuery(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -97,7 +104,6 @@ func (s *Store) queryDomains(ctx context.Context, what string, size int, query s
 	if size > 0 {
 		ds = make([]customdomain.Domain, 0, min(size, maxPrealloc))
 	}
-	row := sqlcommon.NewDomainRow()
 	for rows.Next() {
 		ds = append(ds, customdomain.Domain{})
 		if err := row.Scan(rows, &ds[len(ds)-1]); err != nil {
@@ -125,6 +131,21 @@ func (s *Store) ListDomains(ctx context.Context, orgID, after string, limit int)
 	}
 	return s.queryDomains(ctx, "listing domains", limit,
 		selectDomains+`WHERE d.org_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, orgID, after, limit)
+}
+
+// ListDomainViews is ListDomains reading only the fields of
+// customdomain.ViewLister.
+func (s *Store) ListDomainViews(ctx context.Context, orgID, after string, limit int) ([]customdomain.Domain, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, fmt.Errorf("listing domains: %w", err)
+	}
+	row := sqlcommon.NewViewRow()
+	if orgID == "" {
+		return s.scanDomains(ctx, row, "listing domains", limit,
+			sqlcommon.SelectDomainViews+`WHERE d.id > ? ORDER BY d.id LIMIT ?`, after, limit)
+	}
+	return s.scanDomains(ctx, row, "listing domains", limit,
+		sqlcommon.SelectDomainViews+`WHERE d.org_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, orgID, after, limit)
 }
 
 func (s *Store) DomainsByName(ctx context.Context, name string) ([]customdomain.Domain, error) {
