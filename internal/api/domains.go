@@ -146,14 +146,17 @@ func (s *Server) domainJSON(r *http.Request, d customdomain.Domain) domainJSON {
 // domainJSONAt renders d with links under base (baseURL of the request),
 // computed once for a page of domains.
 func (s *Server) domainJSONAt(base string, d customdomain.Domain) domainJSON {
-	self := base + "/api/v1/domains/" + d.ID
+	// One string holds the self link and the verify link after it: a
+	// page renders hundreds of domains.
+	verify := base + "/api/v1/domains/" + d.ID + "/verify"
+	self := verify[:len(verify)-len("/verify")]
 	out := domainJSON{
 		ID: d.ID, Domain: d.Name, CertificateSourceType: string(d.CertSource),
 		ValidationStatus: string(d.Status), BrandID: d.BrandID,
 		Diagnosis: d.Diagnosis,
 		Links: domainLinksJSON{
 			Self:   linkJSON{Href: self, Hints: allowGetPutDelete},
-			Verify: linkJSON{Href: self + "/verify", Hints: allowPost},
+			Verify: linkJSON{Href: verify, Hints: allowPost},
 			Brand:  linkJSON{Href: base + "/api/v1/brands/" + d.BrandID, Hints: allowGet},
 		},
 		Verification: verificationJSON{
@@ -163,8 +166,10 @@ func (s *Server) domainJSONAt(base string, d customdomain.Domain) domainJSON {
 			Attempts:      d.Attempts,
 		},
 	}
+	var windowEnd time.Time
 	if !d.Status.Proven() {
-		out.Verification.WindowEndsAt = oktaTime(d.WindowStart.Add(s.domains.Config().VerifyWindow))
+		windowEnd = d.WindowStart.Add(s.verifyWindow)
+		out.Verification.WindowEndsAt = oktaTime(windowEnd)
 	} else {
 		out.Links.Certificate = &linkJSON{Href: self + "/certificate", Hints: allowPut}
 	}
@@ -187,8 +192,12 @@ func (s *Server) domainJSONAt(base string, d customdomain.Domain) domainJSON {
 	recs := s.domains.Records(d)
 	out.DNSRecords = make([]recordJSON, 0, len(recs))
 	for _, rec := range recs {
+		exp := out.Verification.WindowEndsAt // the ownership record's, most often
+		if !rec.Expiration.Equal(windowEnd) || rec.Expiration.IsZero() != windowEnd.IsZero() {
+			exp = oktaTime(rec.Expiration)
+		}
 		out.DNSRecords = append(out.DNSRecords, recordJSON{
-			RecordType: rec.Type, FQDN: rec.FQDN, Values: rec.Values, Expiration: oktaTime(rec.Expiration),
+			RecordType: rec.Type, FQDN: rec.FQDN, Values: rec.Values, Expiration: exp,
 		})
 	}
 	return out
