@@ -188,12 +188,21 @@ func appendStrings(b []byte, ss []string) []byte {
 	return append(b, ']')
 }
 
+// plainJSON holds the bytes encoding/json writes as they are: printable
+// ASCII but the quote, the backslash and <, > and & (escaped for HTML).
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s quoted. Printable ASCII other than the quote,
 // the backslash and the HTML characters encoding/json escapes (<, >, &)
 // is written as it is; any other string goes through encoding/json.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainJSON[s[i]] {
 			js, _ := json.Marshal(s) // a string always encodes
 			return append(b, js...)
 		}

@@ -22,10 +22,12 @@ const SelectDomains = `SELECT d.id, d.org_id, d.name, d.cert_source, d.status, d
 // SelectDomainViews reads only the fields of customdomain.ViewLister,
 // what a domain's views show: a page of the API's list reads a third
 // fewer columns than SelectDomains. DomainRow scans its columns too.
+//
+// An empty diagnosis, and the certificate of a domain that has none, come
+// as NULL (read as ""): the driver has no text to copy for them.
 const SelectDomainViews = `SELECT d.id, d.name, d.cert_source, d.status, d.token, d.brand_id,
-	d.window_start, d.verified_at, d.last_checked, d.next_check, d.attempts, d.diagnosis,
-	COALESCE(c.subject, ''), COALESCE(c.fingerprint, ''), c.not_after, c.renew_at,
-	COALESCE(c.challenge, ''), COALESCE(c.challenge_reason, ''),
+	d.window_start, d.verified_at, d.last_checked, d.next_check, d.attempts, NULLIF(d.diagnosis, '[]'),
+	c.subject, c.fingerprint, c.not_after, c.renew_at, c.challenge, c.challenge_reason,
 	d.issue_attempts, d.issue_retry_at, d.moved_since
 	FROM domains d LEFT JOIN certificates c ON c.name = d.name AND d.status IN ('VERIFIED', 'COMPLETED') `
 
