@@ -104,12 +104,31 @@ type verificationJSON struct {
 	Attempts      int    `json:"attempts"`
 }
 
-// oktaTime formats times as Okta does: 2021-11-23T02:04:28.000Z.
+// oktaLayout is how Okta writes times: 2021-11-23T02:04:28.000Z.
+const oktaLayout = "2006-01-02T15:04:05.000Z"
+
+// oktaTime formats t in oktaLayout; "" for the zero time. The digits are
+// written directly (a page of domains formats a thousand times), as
+// Format writes them: milliseconds truncated, years 0 to 9999.
 func oktaTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(oktaLayout)
+	}
+	hour, minute, sec := t.Clock()
+	b := [len(oktaLayout)]byte{
+		byte('0' + year/1000), byte('0' + year/100%10), byte('0' + year/10%10), byte('0' + year%10), '-',
+		byte('0' + month/10), byte('0' + month%10), '-', byte('0' + day/10), byte('0' + day%10), 'T',
+		byte('0' + hour/10), byte('0' + hour%10), ':', byte('0' + minute/10), byte('0' + minute%10), ':',
+		byte('0' + sec/10), byte('0' + sec%10), '.',
+	}
+	ms := t.Nanosecond() / 1e6
+	b[20], b[21], b[22], b[23] = byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z'
+	return string(b[:])
 }
 
 func baseURL(r *http.Request) string {
@@ -127,14 +146,17 @@ func (s *Server) domainJSON(r *http.Request, d customdomain.Domain) domainJSON {
 // domainJSONAt renders d with links under base (baseURL of the request),
 // computed once for a page of domains.
 func (s *Server) domainJSONAt(base string, d customdomain.Domain) domainJSON {
-	self := base + "/api/v1/domains/" + d.ID
+	// One string holds the self link and the verify link after it: a
+	// page renders hundreds of domains.
+	verify := base + "/api/v1/domains/" + d.ID + "/verify"
+	self := verify[:len(verify)-len("/verify")]
 	out := domainJSON{
 		ID: d.ID, Domain: d.Name, CertificateSourceType: string(d.CertSource),
 		ValidationStatus: string(d.Status), BrandID: d.BrandID,
 		Diagnosis: d.Diagnosis,
 		Links: domainLinksJSON{
 			Self:   linkJSON{Href: self, Hints: allowGetPutDelete},
-			Verify: linkJSON{Href: self + "/verify", Hints: allowPost},
+			Verify: linkJSON{Href: verify, Hints: allowPost},
 			Brand:  linkJSON{Href: base + "/api/v1/brands/" + d.BrandID, Hints: allowGet},
 		},
 		Verification: verificationJSON{
@@ -144,8 +166,10 @@ func (s *Server) domainJSONAt(base string, d customdomain.Domain) domainJSON {
 			Attempts:      d.Attempts,
 		},
 	}
+	var windowEnd time.Time
 	if !d.Status.Proven() {
-		out.Verification.WindowEndsAt = oktaTime(d.WindowStart.Add(s.domains.Config().VerifyWindow))
+		windowEnd = d.WindowStart.Add(s.verifyWindow)
+		out.Verification.WindowEndsAt = oktaTime(windowEnd)
 	} else {
 		out.Links.Certificate = &linkJSON{Href: self + "/certificate", Hints: allowPut}
 	}
@@ -168,8 +192,12 @@ func (s *Server) domainJSONAt(base string, d customdomain.Domain) domainJSON {
 	recs := s.domains.Records(d)
 	out.DNSRecords = make([]recordJSON, 0, len(recs))
 	for _, rec := range recs {
+		exp := out.Verification.WindowEndsAt // the ownership record's, most often
+		if !rec.Expiration.Equal(windowEnd) || rec.Expiration.IsZero() != windowEnd.IsZero() {
+			exp = oktaTime(rec.Expiration)
+		}
 		out.DNSRecords = append(out.DNSRecords, recordJSON{
-			RecordType: rec.Type, FQDN: rec.FQDN, Values: rec.Values, Expiration: oktaTime(rec.Expiration),
+			RecordType: rec.Type, FQDN: rec.FQDN, Values: rec.Values, Expiration: exp,
 		})
 	}
 	return out
@@ -226,7 +254,7 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) error {
 	if after != "" && !oktaid.Valid("dom", after) {
 		return errValidation("after: not a domain id; use the link in the Link rel=\"next\" header")
 	}
-	ds, err := s.domains.List(r.Context(), actorFrom(r.Context()), after, limit+1)
+	ds, err := s.domains.ListViews(r.Context(), actorFrom(r.Context()), after, limit+1)
 	if err != nil {
 		return err
 	}
@@ -234,18 +262,11 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) error {
 	if more {
 		ds = ds[:limit]
 	}
-	out := struct {
-		Domains []domainJSON `json:"domains"`
-	}{Domains: make([]domainJSON, 0, len(ds))}
-	base := baseURL(r)
-	for _, d := range ds {
-		out.Domains = append(out.Domains, s.domainJSONAt(base, d))
-	}
 	w.Header().Add("Link", `<`+baseURL(r)+r.URL.Path+`?limit=`+strconv.Itoa(limit)+`>; rel="self"`)
 	if more {
 		w.Header().Add("Link", `<`+baseURL(r)+r.URL.Path+`?limit=`+strconv.Itoa(limit)+`&after=`+ds[len(ds)-1].ID+`>; rel="next"`)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, domainPage{s: s, base: baseURL(r), ds: ds})
 	return nil
 }
 

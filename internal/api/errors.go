@@ -164,12 +164,29 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	writeJSON(w, e.Status, e)
 }
 
+// appender is a value that appends its own JSON, the bytes json.Marshal
+// would write for it (the domain views).
+type appender interface {
+	appendJSON(b []byte) ([]byte, error)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	buf := jsonBufs.Get().(*bytes.Buffer)
-	defer putJSONBuf(buf)
+	defer func() { putJSONBuf(buf) }()
 	// Encode writes what json.Marshal returns and a newline, into a
-	// buffer reused across responses (a page of 200 domains is ~200 KB).
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
+	// buffer reused across responses (a page of 200 domains is ~200 KB);
+	// an appender appends the same bytes to the buffer's storage, and the
+	// storage it grew to is what goes back to the pool.
+	var err error
+	if a, ok := v.(appender); ok {
+		var b []byte
+		if b, err = a.appendJSON(buf.AvailableBuffer()); err == nil {
+			buf = bytes.NewBuffer(append(b, '\n'))
+		}
+	} else {
+		err = json.NewEncoder(buf).Encode(v)
+	}
+	if err != nil {
 		status = http.StatusInternalServerError
 		buf.Reset()
 		fmt.Fprintf(buf, `{"errorCode":"E0000009","errorSummary":"Internal Server Error","errorLink":"E0000009","errorId":%q,"errorCauses":[]}`+"\n", oktaid.New("oae"))

@@ -75,12 +75,14 @@ type AccountRoller interface {
 // Server is the API's HTTP handler.
 type Server struct {
 	domains *customdomain.Service
-	tenants *tenant.Service
-	brands  *brand.Service
-	log     *systemlog.Log
-	logger  *slog.Logger
-	metrics *metrics
-	limiter *ratelimit.Limiter
+	// verifyWindow is the domains' Config().VerifyWindow, read once.
+	verifyWindow time.Duration
+	tenants      *tenant.Service
+	brands       *brand.Service
+	log          *systemlog.Log
+	logger       *slog.Logger
+	metrics      *metrics
+	limiter      *ratelimit.Limiter
 	// authFailures counts failed authentications per client address.
 	authFailures *ratelimit.Limiter
 	ready        func(context.Context) error
@@ -115,6 +117,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	if s.authFailures == nil {
 		s.authFailures = ratelimit.New(ratelimit.DefaultAuthFailures, time.Now)
+	}
+	if s.domains != nil {
+		s.verifyWindow = s.domains.Config().VerifyWindow
 	}
 	mux := http.NewServeMux()
 	s.routes(mux, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))

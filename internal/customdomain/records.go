@@ -24,12 +24,13 @@ type Record struct {
 // domain (*.acme.com) is proven at its base name and routed by a wildcard
 // CNAME; its CAA record is an issuewild property at the base name.
 func (s *Service) Records(d Domain) []Record {
-	recs := []Record{{
+	recs := make([]Record, 1, 4) // at most four: one allocation per domain of a page
+	recs[0] = Record{
 		Type:       "TXT",
 		FQDN:       s.txtName(d.Name),
 		Values:     []string{d.Token},
 		Expiration: d.WindowStart.Add(s.cfg.VerifyWindow),
-	}}
+	}
 	if s.cfg.CNAMETarget != "" {
 		recs = append(recs, Record{Type: "CNAME", FQDN: d.Name, Values: []string{s.cfg.CNAMETarget}})
 	}

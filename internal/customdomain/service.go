@@ -256,6 +256,22 @@ func (s *Service) List(ctx context.Context, a Actor, after string, limit int) ([
 	return s.store.ListDomains(ctx, org, after, limit)
 }
 
+// ListViews is List for a page that only shows the domains (the API's
+// list): through the store's ViewLister when it has one, the domains
+// carry only the fields ViewLister names.
+func (s *Service) ListViews(ctx context.Context, a Actor, after string, limit int) ([]Domain, error) {
+	vl, ok := s.store.(ViewLister)
+	if !ok {
+		return s.List(ctx, a, after, limit)
+	}
+	s.loadPersist(ctx)
+	org := a.OrgID
+	if a.Operator {
+		org = ""
+	}
+	return vl.ListDomainViews(ctx, org, after, limit)
+}
+
 // change commits the Change the rules decide for the actor's domain id,
 // as stored at the moment of the commit: changes of one domain are
 // serialised by the store, so concurrent requests each apply in turn.

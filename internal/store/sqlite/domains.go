@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -10,58 +9,23 @@ import (
 	"github.com/hallmark-dev/hallmark/finding"
 	"github.com/hallmark-dev/hallmark/internal/customdomain"
 	"github.com/hallmark-dev/hallmark/internal/oktaid"
+	"github.com/hallmark-dev/hallmark/internal/store/sqlcommon"
 )
 
-// selectDomains reads domains with what their certificate record says:
-// the certificate row is the one source of publicCertificate, and only the
-// domain that has proven the name owns it.
-const selectDomains = `SELECT d.id, d.org_id, d.name, d.cert_source, d.status, d.token, d.brand_id, d.version,
-	d.created, d.updated, d.window_start, d.verified_at, d.last_checked, d.next_check, d.attempts, d.diagnosis,
-	COALESCE(c.subject, ''), COALESCE(c.fingerprint, ''), COALESCE(c.issuer, ''), c.not_before, c.not_after, c.renew_at,
-	COALESCE(c.challenge, ''), COALESCE(c.challenge_reason, ''),
-	d.issue_attempts, d.issue_retry_at, d.moved_since, d.expiry_warned_at, d.lease_owner, d.lease_token, d.lease_until
-	FROM domains d LEFT JOIN certificates c ON c.name = d.name AND d.status IN ('VERIFIED', 'COMPLETED') `
+// selectDomains reads domains with their certificate record's summary;
+// scanDomain scans one of its rows.
+const selectDomains = sqlcommon.SelectDomains
+
+var scanDomain = sqlcommon.ScanDomain
+
+var _ customdomain.ViewLister = (*Store)(nil)
+
+type scanner = sqlcommon.Scanner
 
 // domainColumns are the columns a change writes, in domainArgs order.
 const domainColumns = `org_id, name, cert_source, status, token, brand_id,
 	created, updated, window_start, verified_at, last_checked, next_check, attempts, diagnosis,
 	issue_attempts, issue_retry_at, moved_since, expiry_warned_at`
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanDomain(r scanner) (customdomain.Domain, error) {
-	var (
-		d                                  customdomain.Domain
-		created, updated, window, verified sql.NullInt64
-		lastChecked, nextCheck             sql.NullInt64
-		diagnosis                          string
-		certSource, status                 string
-		certNB, certNA, certRenew          sql.NullInt64
-		retryAt, movedSince, warnedAt      sql.NullInt64
-		leaseUntil                         sql.NullInt64
-	)
-	err := r.Scan(&d.ID, &d.OrgID, &d.Name, &certSource, &status, &d.Token, &d.BrandID, &d.Version,
-		&created, &updated, &window, &verified, &lastChecked, &nextCheck, &d.Attempts, &diagnosis,
-		&d.Cert.Subject, &d.Cert.Fingerprint, &d.Cert.Issuer, &certNB, &certNA, &certRenew,
-		&d.Cert.Challenge, &d.Cert.ChallengeReason,
-		&d.IssueAttempts, &retryAt, &movedSince, &warnedAt, &d.Lease.Owner, &d.Lease.Token, &leaseUntil)
-	if err != nil {
-		return customdomain.Domain{}, err
-	}
-	d.CertSource = customdomain.CertSource(certSource)
-	d.Status = customdomain.Status(status)
-	d.Created, d.Updated, d.WindowStart = decTime(created), decTime(updated), decTime(window)
-	d.VerifiedAt, d.LastChecked, d.NextCheck = decTime(verified), decTime(lastChecked), decTime(nextCheck)
-	d.Cert.NotBefore, d.Cert.NotAfter, d.Cert.RenewAt = decTime(certNB), decTime(certNA), decTime(certRenew)
-	d.IssueRetryAt, d.MovedSince, d.ExpiryWarnedAt = decTime(retryAt), decTime(movedSince), decTime(warnedAt)
-	d.Lease.Until = decTime(leaseUntil)
-	if diagnosis != "null" && diagnosis != "" && diagnosis != "[]" { // most rows: nothing to decode
-		if err := json.Unmarshal([]byte(diagnosis), &d.Diagnosis); err != nil {
-			return customdomain.Domain{}, fmt.Errorf("domain %s: decoding diagnosis: %w", d.ID, err)
-		}
-	}
-	return d, nil
-}
 
 // domainArgs returns the values of domainColumns.
 func domainArgs(d customdomain.Domain) ([]any, error) {
@@ -123,25 +87,37 @@ func (s *Store) GetDomain(ctx context.Context, id string) (customdomain.Domain, 
 	return d, nil
 }
 
-func (s *Store) queryDomains(ctx context.Context, what, query string, args ...any) ([]customdomain.Domain, error) {
+// queryDomains reads the domains of query; size is how many rows it
+// returns at most (0 when unknown).
+func (s *Store) queryDomains(ctx context.Context, what string, size int, query string, args ...any) ([]customdomain.Domain, error) {
+	return s.scanDomains(ctx, sqlcommon.NewDomainRow(), what, size, query, args...)
+}
+
+// scanDomains reads the domains of query with row.
+func (s *Store) scanDomains(ctx context.Context, row *sqlcommon.DomainRow, what string, size int, query string, args ...any) ([]customdomain.Domain, error) {
 	rows, err := s.readQuery(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var ds []customdomain.Domain
+	if size > 0 {
+		ds = make([]customdomain.Domain, 0, min(size, maxPrealloc))
+	}
 	for rows.Next() {
-		d, err := scanDomain(rows)
-		if err != nil {
+		ds = append(ds, customdomain.Domain{})
+		if err := row.Scan(rows, &ds[len(ds)-1]); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		ds = append(ds, d)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return ds, nil
 }
+
+// maxPrealloc bounds the room queryDomains makes before it sees the rows.
+const maxPrealloc = 1024
 
 // ListDomains pages by id (keyset): the cost of a page does not depend on
 // how deep it is or how many domains are stored.
@@ -150,15 +126,30 @@ func (s *Store) ListDomains(ctx context.Context, orgID, after string, limit int)
 		return nil, fmt.Errorf("listing domains: %w", err)
 	}
 	if orgID == "" {
-		return s.queryDomains(ctx, "listing domains",
+		return s.queryDomains(ctx, "listing domains", limit,
 			selectDomains+`WHERE d.id > ? ORDER BY d.id LIMIT ?`, after, limit)
 	}
-	return s.queryDomains(ctx, "listing domains",
+	return s.queryDomains(ctx, "listing domains", limit,
 		selectDomains+`WHERE d.org_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, orgID, after, limit)
 }
 
+// ListDomainViews is ListDomains reading only the fields of
+// customdomain.ViewLister.
+func (s *Store) ListDomainViews(ctx context.Context, orgID, after string, limit int) ([]customdomain.Domain, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, fmt.Errorf("listing domains: %w", err)
+	}
+	row := sqlcommon.NewViewRow()
+	if orgID == "" {
+		return s.scanDomains(ctx, row, "listing domains", limit,
+			sqlcommon.SelectDomainViews+`WHERE d.id > ? ORDER BY d.id LIMIT ?`, after, limit)
+	}
+	return s.scanDomains(ctx, row, "listing domains", limit,
+		sqlcommon.SelectDomainViews+`WHERE d.org_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, orgID, after, limit)
+}
+
 func (s *Store) DomainsByName(ctx context.Context, name string) ([]customdomain.Domain, error) {
-	return s.queryDomains(ctx, "finding domains by name",
+	return s.queryDomains(ctx, "finding domains by name", 0,
 		selectDomains+`WHERE d.name = ? ORDER BY d.id`, name)
 }
 

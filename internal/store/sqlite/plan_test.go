@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hallmark-dev/hallmark/internal/store/sqlcommon"
 	"github.com/hallmark-dev/hallmark/internal/systemlog"
 )
 
@@ -28,6 +29,8 @@ func TestQueryPlans(t *testing.T) {
 		{"get-domain", selectDomains + `WHERE d.id = ?`, []any{"x"}},
 		{"list-domains-all", selectDomains + `WHERE d.id > ? ORDER BY d.id LIMIT ?`, []any{"x", 10}},
 		{"list-domains-org", selectDomains + `WHERE d.org_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, []any{"o", "x", 10}},
+		{"list-domain-views-all", sqlcommon.SelectDomainViews + `WHERE d.id > ? ORDER BY d.id LIMIT ?`, []any{"x", 10}},
+		{"list-domain-views-org", sqlcommon.SelectDomainViews + `WHERE d.org_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, []any{"o", "x", 10}},
 		{"domains-by-name", selectDomains + `WHERE d.name = ? ORDER BY d.id`, []any{"n"}},
 		{"claim-due", `SELECT id FROM domains WHERE next_check IS NOT NULL AND next_check <= ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_check, id LIMIT ?`, []any{1, 1, 10}},
 		{"outbox-after", `SELECT seq, name, created FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, []any{1, 10}},

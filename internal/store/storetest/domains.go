@@ -470,6 +470,78 @@ func runDomains(t *testing.T, open func(t *testing.T) Backend) {
 		}
 	})
 
+	t.Run("list-views", func(t *testing.T) {
+		s := open(t)
+		var all []customdomain.Domain
+		for i := range 7 {
+			org := "org1"
+			if i%3 == 0 {
+				org = "org2"
+			}
+			d := newDomain(fmt.Sprintf("dom%02d", 6-i), org, fmt.Sprintf("d%d.example.com", i))
+			d.BrandID, d.Attempts, d.IssueAttempts = "bnd1", i, i+1
+			d.LastChecked, d.NextCheck, d.IssueRetryAt = t0.Add(time.Minute), t0.Add(time.Hour), t0.Add(2*time.Hour)
+			d.MovedSince, d.ExpiryWarnedAt = t0.Add(3*time.Hour), t0.Add(4*time.Hour)
+			d.Lease = customdomain.Lease{Owner: "node", Token: "lse", Until: t0.Add(time.Hour)}
+			if i%2 == 0 {
+				d.Status, d.VerifiedAt = customdomain.Completed, t0.Add(time.Second)
+				d.Diagnosis = []finding.Finding{{ID: "dns.resolve_failed", Severity: "error", Summary: "s"}}
+			}
+			all = append(all, d)
+			mustCreate(t, s, d)
+		}
+		for _, d := range all[:3] {
+			if d.Status != customdomain.Completed {
+				continue
+			}
+			rec := sampleRecord(d.Name, "AB:"+d.ID)
+			rec.Subject, rec.Challenge, rec.ChallengeReason = "CN="+d.Name, "http-01", "why"
+			if _, err := s.ApplyDomain(t.Context(), d.ID, func(d customdomain.Domain) (customdomain.Change, error) {
+				return customdomain.Change{Domain: d, Cert: &rec, Served: []string{d.Name}}, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The views are the domains ListDomains returns, with only the
+		// fields ViewLister names, page by page.
+		view := func(d customdomain.Domain) customdomain.Domain {
+			return customdomain.Domain{ID: d.ID, Name: d.Name, CertSource: d.CertSource, Status: d.Status,
+				Token: d.Token, BrandID: d.BrandID, WindowStart: d.WindowStart, VerifiedAt: d.VerifiedAt,
+				LastChecked: d.LastChecked, NextCheck: d.NextCheck, Attempts: d.Attempts, Diagnosis: d.Diagnosis,
+				Cert: customdomain.CertInfo{Subject: d.Cert.Subject, Fingerprint: d.Cert.Fingerprint, NotAfter: d.Cert.NotAfter,
+					RenewAt: d.Cert.RenewAt, Challenge: d.Cert.Challenge, ChallengeReason: d.Cert.ChallengeReason},
+				IssueAttempts: d.IssueAttempts, IssueRetryAt: d.IssueRetryAt, MovedSince: d.MovedSince}
+		}
+		certs := 0
+		for _, org := range []string{"org1", "org2", "", "org-none"} {
+			for _, after := range []string{"", "dom01", "dom03x"} {
+				full, err := s.ListDomains(t.Context(), org, after, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				views, err := s.ListDomainViews(t.Context(), org, after, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(ids(views), ids(full)) {
+					t.Fatalf("org %q after %q: got %v, want %v", org, after, ids(views), ids(full))
+				}
+				for i := range full {
+					sameDomain(t, views[i], view(full[i]))
+					if full[i].Cert.Has() {
+						certs++
+					}
+				}
+			}
+		}
+		if certs == 0 {
+			t.Error("no listed domain has a certificate; the test compares none")
+		}
+		if _, err := s.ListDomainViews(t.Context(), "", "", 0); err == nil {
+			t.Error("ListDomainViews(limit 0): got no error, want one")
+		}
+	})
+
 	t.Run("claim-due-leases", func(t *testing.T) {
 		s := open(t)
 		now := t0.Add(time.Hour)

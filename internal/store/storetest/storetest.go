@@ -22,6 +22,7 @@ import (
 // Backend is everything a storage backend implements.
 type Backend interface {
 	customdomain.Store
+	customdomain.ViewLister
 	// CreateDomain stores a domain as given and nothing else (seeding).
 	CreateDomain(ctx context.Context, d customdomain.Domain) error
 	tenant.Store
