@@ -45,13 +45,18 @@ type slot[V any] struct {
 	idx     int
 }
 
-const shardCount = 64
+// shardCount is the most shards a cache has; each has room for at least
+// minShardSize entries. CLOCK evicts a name not used within one turn of
+// its shard's hand, and in a small shard a burst of new names turns the
+// hand fast: with 31 entries a shard (64 shards for 2,000) a hot name was
+// now and then evicted in a cache with room for twice the hot names.
+const (
+	shardCount   = 64
+	minShardSize = 256
+)
 
 func newCache[V any](size int) *cache[V] {
-	n := shardCount
-	if size < n*4 {
-		n = max(1, size/4)
-	}
+	n := min(shardCount, max(1, size/minShardSize))
 	c := &cache[V]{seed: maphash.MakeSeed(), limit: int64(size), shards: make([]shard[V], n)}
 	for i := range c.shards {
 		c.shards[i] = shard[V]{m: make(map[string]*slot[V])}
