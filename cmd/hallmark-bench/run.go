@@ -133,6 +133,19 @@ func runBench(ctx context.Context, args []string) error {
 		return fmt.Errorf("bare: %w", err)
 	}
 
+	// bare crypto/tls serving the hot names from a map, each with its own
+	// certificate: the same work for the load generator as hallmark.
+	bareNAddr := must(freeAddr())
+	bnp, err := start("bare-names", logs, nil, self, "bare", "-addr", bareNAddr, "-names", fmt.Sprint(c.hot))
+	if err != nil {
+		return err
+	}
+	defer bnp.stop()
+	bareN := &server{name: fmt.Sprintf("bare Go, %d certificates", c.hot), addr: bareNAddr, host: benchName(0), p: bnp}
+	if err := waitTLS(ctx, bareNAddr, bareN.host, bnp); err != nil {
+		return fmt.Errorf("bare with %d names: %w", c.hot, err)
+	}
+
 	peers := []*server{}
 	for _, st := range []struct {
 		name  string
@@ -161,9 +174,9 @@ func runBench(ctx context.Context, args []string) error {
 	fmt.Printf("warm: %d hot names handshaken once; hallmark RSS %s\n", c.hot, mib(procRSS(edge.p.pid())))
 
 	// Full handshakes.
-	hsTargets := append([]*server{bare, edge}, peers...)
+	hsTargets := append([]*server{bare, edge, bareN}, peers...)
 	hot := func(s *server) func(*rand.Rand) string {
-		if s == edge {
+		if s == edge || s == bareN {
 			return func(r *rand.Rand) string { return benchName(r.IntN(c.hot)) }
 		}
 		return func(*rand.Rand) string { return s.host }
@@ -206,7 +219,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	rssAfterFlood := procRSS(edge.p.pid())
 
-	report(c, edge, bare, peers, hs, proxied, rssAfterHS, rssAfterLoad, rssAfterFlood, time.Since(floodStart))
+	report(c, edge, bare, bareN, peers, hs, proxied, rssAfterHS, rssAfterLoad, rssAfterFlood, time.Since(floodStart))
 	fmt.Printf("hallmark /metrics: %s\n", edgeMetrics(api))
 	fmt.Printf("load average after: %s\n", loadAverage())
 	return nil
@@ -242,7 +255,7 @@ func alternate(ctx context.Context, c benchConfig, targets []*server, measure fu
 	return out, nil
 }
 
-func report(c benchConfig, edge, bare *server, peers []*server, hs map[*server]result, proxied map[string]map[*server]result, rssHS, rssLoad, rssFlood int64, floodTime time.Duration) {
+func report(c benchConfig, edge, bare, bareN *server, peers []*server, hs map[*server]result, proxied map[string]map[*server]result, rssHS, rssLoad, rssFlood int64, floodTime time.Duration) {
 	fmt.Printf("\n%d rounds of %v per server and figure, alternated; CPU per op is the server process's (user+system, /proc, %v ticks)\n\n", c.rounds, c.round, clockTick)
 	row := func(figure string, rs map[*server]result, order []*server) {
 		e := rs[edge]
@@ -259,7 +272,7 @@ func report(c benchConfig, edge, bare *server, peers []*server, hs map[*server]r
 				(r.gen / time.Duration(max(r.ops, 1))).Round(time.Microsecond))
 		}
 	}
-	order := append([]*server{edge, bare}, peers...)
+	order := append([]*server{edge, bare, bareN}, peers...)
 	fmt.Printf("handshakes: full TLS 1.3 (X25519, ECDSA P-256), %d workers, a new connection each; hallmark with random SNI over %d of %d stored names, the others with one certificate\n", c.hsWorkers, c.hot, c.stored)
 	fmt.Printf("proxy: keep-alive HTTPS GETs of a 1 KiB static loopback upstream, %d workers over %d client transports\n\n", c.reqWorkers, c.conns)
 	fmt.Println("| figure | server | ops/s | CPU per op | hallmark / this (ops/s, CPU per op) | load generator CPU per op |")
