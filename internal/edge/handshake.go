@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,13 +48,19 @@ type tlsListener struct {
 	close    sync.Once
 }
 
+// maxIdleWorkers is how many workers may wait in Accept at once; one
+// finishing a handshake beyond that exits. Fewer than the clients that
+// connect at once made workers exit and start again all the time, each
+// start a new small stack to grow.
+const maxIdleWorkers = 64
+
 func newTLSListener(inner net.Listener, config *tls.Config, timeout time.Duration, log *slog.Logger) *tlsListener {
 	l := &tlsListener{
 		inner:    inner,
 		config:   config,
 		timeout:  timeout,
 		log:      log,
-		maxIdle:  int32(max(4, 2*runtime.GOMAXPROCS(0))),
+		maxIdle:  maxIdleWorkers,
 		ready:    make(chan net.Conn),
 		done:     make(chan struct{}),
 		inflight: make(map[net.Conn]struct{}),
