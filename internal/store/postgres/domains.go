@@ -139,13 +139,8 @@ func (s *Store) ListDomainViews(ctx context.Context, orgID, after string, limit 
 	if err := checkLimit(limit); err != nil {
 		return nil, fmt.Errorf("listing domains: %w", err)
 	}
-	row := sqlcommon.NewViewRow()
-	if orgID == "" {
-		return s.scanDomains(ctx, row, "listing domains", limit,
-			sqlcommon.SelectDomainViews+`WHERE d.id > ? ORDER BY d.id LIMIT ?`, after, limit)
-	}
-	return s.scanDomains(ctx, row, "listing domains", limit,
-		sqlcommon.SelectDomainViews+`WHERE d.org_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, orgID, after, limit)
+	q, args := sqlcommon.ListViewsQuery(orgID, after, limit)
+	return s.scanDomains(ctx, sqlcommon.NewViewRow(), "listing domains", limit, q, args...)
 }
 
 func (s *Store) DomainsByName(ctx context.Context, name string) ([]customdomain.Domain, error) {

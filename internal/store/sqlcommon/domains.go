@@ -182,3 +182,13 @@ func (c *columns) fail(i int) {
 		c.err = fmt.Errorf("column %d: unexpected %T", i+1, c.vals[i])
 	}
 }
+
+// ListViewsQuery is the statement and arguments of a page of
+// ListDomainViews: an org's domains, or every domain for orgID "", after
+// the id after, in id order.
+func ListViewsQuery(orgID, after string, limit int) (string, []any) {
+	if orgID == "" {
+		return SelectDomainViews + `WHERE d.id > ? ORDER BY d.id LIMIT ?`, []any{after, limit}
+	}
+	return SelectDomainViews + `WHERE d.org_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, []any{orgID, after, limit}
+}
