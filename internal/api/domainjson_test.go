@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -73,8 +74,16 @@ func TestDomainJSONBytes(t *testing.T) {
 		return v
 	}
 
+	// Every field of the view is set in some generated view: a field added
+	// to domainJSON without the generator (and likely without appendJSON)
+	// fails here instead of going unencoded unnoticed.
+	setSome := make([]bool, reflect.TypeFor[domainJSON]().NumField())
 	for i := range 5000 {
 		v := view()
+		rv := reflect.ValueOf(v)
+		for f := range setSome {
+			setSome[f] = setSome[f] || !rv.Field(f).IsZero()
+		}
 		want, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
@@ -85,6 +94,12 @@ func TestDomainJSONBytes(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("view %d:\ngot  %s\nwant %s", i, got, want)
+		}
+	}
+
+	for f, set := range setSome {
+		if !set {
+			t.Errorf("domainJSON.%s is never set by the generator: add it there and to appendJSON", reflect.TypeFor[domainJSON]().Field(f).Name)
 		}
 	}
 
