@@ -49,27 +49,21 @@ type held struct {
 	chain [3][]byte
 }
 
-// hold returns the form of ent the cache keeps: ent.Certificate compacted
-// (see compact) in the same allocation as the entry. ent is not modified.
+// hold returns the form of ent the cache keeps, in one allocation with
+// the entry: the DER chain with the certificates above the leaf shared,
+// the key compacted (see compactKey), and no parsed Leaf. crypto/tls needs
+// Leaf only to choose among several Config.Certificates, never for a
+// certificate GetCertificate returns, and a parsed x509.Certificate is
+// some hundred pointers the collector scans on every cycle (28 MB of a
+// 50 MB heap at 10,000 names). ent is not modified.
 func (ci *chainIntern) hold(ent Entry) *Entry {
-	if ent.Certificate == nil {
+	c := ent.Certificate
+	if c == nil {
 		return &ent
 	}
 	h := &held{ent: ent}
-	ci.compactInto(&h.cert, ent.Certificate, h.chain[:0])
-	h.ent.Certificate = &h.cert
-	return &h.ent
-}
-
-// compactInto sets out to the form of c the cache holds: the DER chain
-// (appended to chain) with the certificates above the leaf shared, and the
-// key (see compactKey), without the parsed Leaf. crypto/tls needs Leaf only
-// to choose among several Config.Certificates, never for a certificate
-// GetCertificate returns, and a parsed x509.Certificate is some hundred
-// pointers the collector scans on every cycle (28 MB of a 50 MB heap at
-// 10,000 names). c is not modified.
-func (ci *chainIntern) compactInto(out, c *tls.Certificate, chain [][]byte) {
-	*out = tls.Certificate{
+	h.cert = tls.Certificate{
+		Certificate:                  h.chain[:0],
 		PrivateKey:                   compactKey(c.PrivateKey),
 		SupportedSignatureAlgorithms: c.SupportedSignatureAlgorithms,
 		OCSPStaple:                   c.OCSPStaple,
@@ -79,9 +73,10 @@ func (ci *chainIntern) compactInto(out, c *tls.Certificate, chain [][]byte) {
 		if i > 0 {
 			der = ci.intern(der)
 		}
-		chain = append(chain, der)
+		h.cert.Certificate = append(h.cert.Certificate, der)
 	}
-	out.Certificate = chain
+	h.ent.Certificate = &h.cert
+	return &h.ent
 }
 
 // p256Words is the length of a P-256 coordinate or scalar in big.Words.
@@ -106,14 +101,15 @@ func compactKey(k crypto.PrivateKey) crypto.PrivateKey {
 		return k
 	}
 	p := new(p256Key)
-	for i, src := range []*big.Int{ek.X, ek.Y, ek.D} {
+	dsts := [...]*big.Int{&p.x, &p.y, &p.d}
+	for i, src := range [...]*big.Int{ek.X, ek.Y, ek.D} {
 		words := src.Bits()
 		if len(words) > p256Words {
 			return k
 		}
-		dst := p.w[i*p256Words : i*p256Words+len(words) : (i+1)*p256Words]
-		copy(dst, words)
-		[]*big.Int{&p.x, &p.y, &p.d}[i].SetBits(dst)
+		w := p.w[i*p256Words : i*p256Words+len(words) : (i+1)*p256Words]
+		copy(w, words)
+		dsts[i].SetBits(w)
 	}
 	p.k = ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: ek.Curve, X: &p.x, Y: &p.y}, D: &p.d}
 	return &p.k

@@ -27,7 +27,7 @@ import (
 //
 // A worker that accepts a connection while no other waits in Accept starts
 // one more, so a slow client never delays another's handshake; a worker
-// that finishes while maxIdle others wait exits. What net/http does on a
+// that finishes while maxIdleWorkers others wait exits. What net/http does on a
 // failed handshake is kept: a plain HTTP request gets its 400, and the
 // error is logged at debug.
 type tlsListener struct {
@@ -35,7 +35,6 @@ type tlsListener struct {
 	config  *tls.Config
 	timeout time.Duration // bound on one handshake
 	log     *slog.Logger
-	maxIdle int32
 
 	waiting atomic.Int32  // workers in inner.Accept
 	ready   chan net.Conn // established *tls.Conn, for Accept
@@ -60,7 +59,6 @@ func newTLSListener(inner net.Listener, config *tls.Config, timeout time.Duratio
 		config:   config,
 		timeout:  timeout,
 		log:      log,
-		maxIdle:  maxIdleWorkers,
 		ready:    make(chan net.Conn),
 		done:     make(chan struct{}),
 		inflight: make(map[net.Conn]struct{}),
@@ -138,7 +136,7 @@ func (l *tlsListener) worker() {
 		}
 		backoff = 0
 		l.handshake(c)
-		if l.waiting.Add(1) > l.maxIdle {
+		if l.waiting.Add(1) > maxIdleWorkers {
 			l.waiting.Add(-1)
 			return
 		}
