@@ -34,7 +34,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: hallmark-bench run|seed|upstream|bare [flags]")
+		return fmt.Errorf("usage: hallmark-bench run|seed|upstream|bare|handshakes [flags]")
 	}
 	switch args[0] {
 	case "run":
@@ -45,6 +45,8 @@ func run(ctx context.Context, args []string) error {
 		return upstreamCmd(ctx, args[1:])
 	case "bare":
 		return bareCmd(ctx, args[1:])
+	case "handshakes":
+		return handshakesCmd(ctx, args[1:])
 	}
-	return fmt.Errorf("unknown command %q: want run, seed, upstream or bare", args[0])
+	return fmt.Errorf("unknown command %q: want run, seed, upstream, bare or handshakes", args[0])
 }

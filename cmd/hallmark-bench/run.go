@@ -164,12 +164,15 @@ func runBench(ctx context.Context, args []string) error {
 	}
 
 	// Warm-up: every hot name once through the edge (fills its cache from
-	// the store), and each server a little.
-	var seq atomic.Int64
-	if n, _, err := handshakes(ctx, edge.addr, c.hsWorkers, 5*time.Minute, int64(c.hot), func(*rand.Rand) string {
-		return benchName(int(seq.Add(1)-1) % c.hot)
-	}, false); err != nil || n < int64(c.hot) {
-		return fmt.Errorf("warming the edge with %d names: %d done: %v", c.hot, n, err)
+	// the store) and through bare Go with as many names (the load generator
+	// then holds every chain either sends, see peerCerts).
+	for _, s := range []*server{edge, bareN} {
+		var seq atomic.Int64
+		if n, _, err := handshakes(ctx, s.addr, c.hsWorkers, 5*time.Minute, int64(c.hot), func(*rand.Rand) string {
+			return benchName(int(seq.Add(1)-1) % c.hot)
+		}, false); err != nil || n < int64(c.hot) {
+			return fmt.Errorf("warming %s with %d names: %d done: %v", s.name, c.hot, n, err)
+		}
 	}
 	fmt.Printf("warm: %d hot names handshaken once; hallmark RSS %s\n", c.hot, mib(procRSS(edge.p.pid())))
 
