@@ -145,26 +145,41 @@ func requests(ctx context.Context, addr, host string, h2 bool, workers, conns in
 	})
 }
 
-// handshakesCmd drives handshakes at one running server for a while, the
-// load of make bench-edge's handshake rounds, to profile a server under it.
+// handshakesCmd drives handshakes (or proxied requests) at one running
+// server for a while, the load of make bench-edge's rounds, to profile a
+// server under it.
 func handshakesCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("handshakes", flag.ContinueOnError)
 	addr := fs.String("addr", "", "host:port of the TLS server")
 	name := fs.String("name", bareName, "the SNI, when -names is 0")
 	names := fs.Int("names", 0, "pick the SNI at random from this many bench names (h000000.bench.test…)")
-	workers := fs.Int("workers", 8, "concurrent handshakes")
+	workers := fs.Int("workers", 8, "concurrent handshakes (with -requests: concurrent requests)")
 	d := fs.Duration("d", 10*time.Second, "how long")
+	reqs := fs.String("requests", "", "instead of handshakes, proxied keep-alive GETs of -name over HTTP/1.1 or HTTP/2")
+	conns := fs.Int("conns", 4, "with -requests, client transports the workers share")
+	unknown := fs.Bool("unknown", false, "handshakes with names nobody serves (u000000001.unknown.test…), each expecting the unrecognized_name alert")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *addr == "" || *d <= 0 || *d > 10*time.Minute {
-		return errors.New("handshakes: want -addr and 0 < -d <= 10m")
+	if *addr == "" || *d <= 0 || *d > 10*time.Minute || (*reqs != "" && *reqs != "HTTP/1.1" && *reqs != "HTTP/2") {
+		return errors.New("handshakes: want -addr, 0 < -d <= 10m and -requests HTTP/1.1, HTTP/2 or none")
 	}
 	sni := func(*rand.Rand) string { return *name }
 	if *names > 0 {
 		sni = func(r *rand.Rand) string { return benchName(r.IntN(*names)) }
 	}
-	n, elapsed, err := handshakes(ctx, *addr, *workers, *d, 1<<40, sni, false)
-	fmt.Printf("%d handshakes in %v: %.0f/s\n", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
+	var seq atomic.Int64
+	if *unknown {
+		sni = func(*rand.Rand) string { return fmt.Sprintf("u%09d.unknown.test", seq.Add(1)) }
+	}
+	var n int64
+	var elapsed time.Duration
+	var err error
+	if *reqs != "" {
+		n, elapsed, err = requests(ctx, *addr, *name, *reqs == "HTTP/2", *workers, *conns, *d, 1<<40)
+	} else {
+		n, elapsed, err = handshakes(ctx, *addr, *workers, *d, 1<<40, sni, *unknown)
+	}
+	fmt.Printf("%d operations in %v: %.0f/s\n", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
 	return err
 }
