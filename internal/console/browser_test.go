@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -71,21 +72,36 @@ func artifactDirs(t *testing.T) []string {
 
 func newBrowser(t *testing.T, exe string) context.Context {
 	t.Helper()
-	// A fresh profile, removed by hand: chromium's helpers may still be
+	// Chromium now and then exits while starting when the machine is
+	// busy (CI runs every package's tests at once): that is the
+	// environment, not the console, so a start is tried three times,
+	// each failure logged. Anything after the start fails the test.
+	var errs []error
+	for attempt := range 3 {
+		ctx, stop, err := startBrowser(exe)
+		if err == nil {
+			t.Cleanup(stop)
+			return ctx
+		}
+		stop()
+		errs = append(errs, err)
+		t.Logf("starting chromium, attempt %d of 3: %v", attempt+1, err)
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("starting chromium: %v", errors.Join(errs...))
+	return nil
+}
+
+// startBrowser starts headless chromium on a fresh profile; stop ends it
+// and removes the profile, whether or not it started.
+func startBrowser(exe string) (ctx context.Context, stop func(), err error) {
+	// The profile is removed by hand: chromium's helpers may still be
 	// writing into it for a moment after the browser exits, which
 	// t.TempDir's cleanup reports as a failure.
 	profile, err := os.MkdirTemp("", "hallmark-chromium-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, func() {}, err
 	}
-	t.Cleanup(func() {
-		for range 20 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.NoSandbox, // tests run as root in CI
@@ -105,11 +121,18 @@ func newBrowser(t *testing.T, exe string) context.Context {
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	// One bound for the whole flow, so a hung browser fails the test.
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	if err := chromedp.Run(ctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
+	stop = func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
-	return ctx
+	return ctx, stop, chromedp.Run(ctx)
 }
 
 // tab is one browser tab of a test, with the checks every page gets: no
