@@ -71,7 +71,7 @@ func drive(ctx context.Context, workers int, d time.Duration, max int64, op func
 // parsed certificate only while something else holds it (a weak cache):
 // against a server with one certificate the load generator almost never
 // parses one, against one with 10,000 names it would parse a leaf and its
-// public key on nearly every handshake, 20 to 45 µs of the two cores the
+// public key on nearly every handshake, 7 to 45 µs of the two cores the
 // servers share with it. Holding the chains makes the generator's work per
 // handshake the same whatever the server, so the ratios measure servers.
 var peerCerts sync.Map // addr + " " + name → []*x509.Certificate

@@ -86,7 +86,9 @@ func newBrowser(t *testing.T, exe string) context.Context {
 		stop()
 		errs = append(errs, err)
 		t.Logf("starting chromium, attempt %d of 3: %v", attempt+1, err)
-		time.Sleep(time.Second)
+		if attempt < 2 {
+			time.Sleep(time.Second)
+		}
 	}
 	t.Fatalf("starting chromium: %v", errors.Join(errs...))
 	return nil
