@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/fips140"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -59,6 +60,14 @@ func TestHoldP256Key(t *testing.T) {
 		}
 		keys[i] = k
 		ent := ci.hold(Entry{Certificate: &tls.Certificate{Certificate: [][]byte{[]byte("leaf"), []byte("intermediate")}, PrivateKey: k}, OrgName: "Acme"})
+		if fips140.Enabled() {
+			// FIPS 140-3 mode keeps the key as it came (see p256Signer.load).
+			if ent.Certificate.PrivateKey != k {
+				t.Fatalf("FIPS mode: held key is %T, want the original", ent.Certificate.PrivateKey)
+			}
+			signers[i] = k
+			continue
+		}
 		s, ok := ent.Certificate.PrivateKey.(*p256Signer)
 		if !ok {
 			t.Fatalf("held key is %T, want *p256Signer", ent.Certificate.PrivateKey)
