@@ -141,9 +141,9 @@ type p256Signer struct {
 
 // load stores k in s when it is a P-256 ECDSA key (what the built-in CA
 // and ACME orders make) and FIPS 140-3 mode is off, and reports whether
-// it did. In FIPS mode the key is kept as it came: crypto/ecdsa then
-// tests a key pair when it first builds its form, which the cache must
-// keep sparing it.
+// it did. In FIPS mode the key is kept as it came: a deployment that asks
+// for it trades the collector's time for signing exactly as crypto/ecdsa
+// does with the key it was given.
 func (s *p256Signer) load(k crypto.PrivateKey) bool {
 	ek, ok := k.(*ecdsa.PrivateKey)
 	if !ok || fips140.Enabled() || ek.Curve != elliptic.P256() || ek.X == nil || ek.Y == nil || ek.D == nil ||
